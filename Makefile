@@ -1,0 +1,35 @@
+# The two commands of the README. Each bootstraps what it needs: a pinned uv in
+# .tools/, then the locked environment in .venv/ (UV_PYTHON_DOWNLOADS=never: the
+# machine's own Python 3.11+ is used, nothing is fetched besides packages).
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+PYTEST_ARGS ?=
+
+.PHONY: serve test check lint bench setup
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras
+	touch $@
+
+setup: .venv/.synced
+
+serve: .venv/.synced
+	.venv/bin/sessionbox serve
+
+test: .venv/.synced
+	.venv/bin/pytest -n auto $(PYTEST_ARGS)
+
+lint: .venv/.synced
+	.venv/bin/ruff check src tests
+	.venv/bin/ruff format --check src tests
+	.venv/bin/mypy
+
+check: lint test
+
+bench: .venv/.synced
+	.venv/bin/sessionbox bench

@@ -1,0 +1,424 @@
+"""``/v1/agents/{agent_id}/sessions/{session_id}/fs``: the Everruns filesystem contract."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
+
+from sessionbox import paths
+from sessionbox.api.auth import Principal, principal
+from sessionbox.api.schemas import (
+    CreateBody,
+    DeletedOut,
+    EntryOut,
+    FileOut,
+    GrepBody,
+    GrepOut,
+    ListOut,
+    MoveBody,
+    StatBody,
+    UpdateBody,
+    decode_content,
+    entry_json,
+    file_json,
+    grep_json,
+)
+from sessionbox.errors import (
+    InvalidInput,
+    NotFound,
+    PathInvalid,
+    RangeNotSatisfiable,
+    TooLarge,
+)
+from sessionbox.services._paging import Page
+from sessionbox.services.files import FileService
+from sessionbox.store.base import Content, Entry, Spooler
+
+
+class _AnyPath(PathConvertor):
+    """Like ``path`` but matching every character, so a newline reaches path validation."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("fspath", _AnyPath())
+
+router = APIRouter(prefix="/v1/agents/{agent_id}/sessions/{session_id}/fs", tags=["filesystem"])
+Caller = Annotated[Principal, Depends(principal)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_JSON_TYPES = ("application/json", "application/merge-patch+json", "text/json")
+
+
+def files(request: Request) -> FileService:
+    service: FileService = request.app.state.files
+    return service
+
+
+Files = Annotated[FileService, Depends(files)]
+
+
+def vpath(request: Request, path: str) -> str:
+    """The path from the URL, refusing percent-escapes that are not UTF-8."""
+    raw = request.scope.get("raw_path")
+    if raw is not None:
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PathInvalid("the path is not valid UTF-8") from None
+    return "/" + path
+
+
+def _entry_response(entry: Entry, session_id: str, status: int = 200) -> JSONResponse:
+    return JSONResponse(entry_json(entry, session_id), status, headers={"ETag": entry.etag})
+
+
+_ACTIONS: dict[str, tuple[type[Any], type[Any]]] = {
+    "stat": (StatBody, EntryOut),
+    "move": (MoveBody, EntryOut),
+    "copy": (MoveBody, EntryOut),
+    "grep": (GrepBody, GrepOut),
+}
+
+
+async def _action(
+    request: Request,
+    name: str,
+    agent_id: str,
+    session_id: str,
+    caller: Caller,
+    service: FileService,
+    if_match: str | None,
+) -> Response:
+    raw = await request.body()
+    model = _ACTIONS[name][0]
+    try:
+        body: Any = model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise InvalidInput("the request body is not valid JSON") from None
+        raise InvalidInput(
+            "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+                for err in exc.errors()
+            )
+        ) from None
+    caller.check_session(agent_id, session_id, write=name in ("move", "copy"))
+    if name == "stat":
+        entry = await run_in_threadpool(service.stat, agent_id, session_id, body.path)
+        return _entry_response(entry, session_id)
+    if name == "move":
+        entry = await run_in_threadpool(
+            service.move,
+            agent_id,
+            session_id,
+            body.from_,
+            body.to,
+            overwrite=body.overwrite,
+            if_match=if_match,
+        )
+        return _entry_response(entry, session_id)
+    if name == "copy":
+        entry = await run_in_threadpool(
+            service.copy, agent_id, session_id, body.from_, body.to, overwrite=body.overwrite
+        )
+        return _entry_response(entry, session_id, 201)
+    results = await run_in_threadpool(
+        service.grep,
+        agent_id,
+        session_id,
+        body.pattern,
+        path=body.path,
+        path_pattern=body.path_pattern,
+        max_matches=body.max_matches,
+    )
+    return JSONResponse(grep_json(results))
+
+
+for _prefix in ("/_", "/_actions"):
+    for _name, (_model, _out) in _ACTIONS.items():
+
+        def _make(name: str) -> Any:
+            async def handler(
+                request: Request,
+                agent_id: str,
+                session_id: str,
+                caller: Caller,
+                service: Files,
+                if_match: IfMatch = None,
+            ) -> Response:
+                return await _action(request, name, agent_id, session_id, caller, service, if_match)
+
+            return handler
+
+        router.add_api_route(
+            f"{_prefix}/{_name}",
+            _make(_name),
+            methods=["POST"],
+            response_model=_out,
+            summary=f"{_name} action",
+            openapi_extra={
+                "requestBody": {
+                    "content": {"application/json": {"schema": _model.model_json_schema()}},
+                    "required": True,
+                }
+            },
+            include_in_schema=_prefix == "/_",
+            name=f"fs_{_name}{_prefix.replace('/', '_')}",
+        )
+
+
+@router.post("/_/{name}", include_in_schema=False)
+@router.post("/_actions/{name}", include_in_schema=False)
+async def unknown_action(name: str) -> Response:
+    raise NotFound(f"no such action {name!r}; actions are {', '.join(_ACTIONS)}")
+
+
+@router.get("", response_model=ListOut | FileOut, summary="Read a file or list a directory")
+@router.get(
+    "/{path:fspath}", response_model=ListOut | FileOut, summary="Read a file or list a directory"
+)
+async def read(
+    request: Request,
+    agent_id: str,
+    session_id: str,
+    caller: Caller,
+    service: Files,
+    path: str = "",
+    raw: bool = False,
+    limit: int | None = Query(None, ge=1),
+    cursor: str | None = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    range_: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    caller.check_session(agent_id, session_id)
+    target = vpath(request, path)
+    if raw:
+        return await run_in_threadpool(
+            _raw, service, agent_id, session_id, target, if_none_match, range_
+        )
+    result = await run_in_threadpool(
+        service.read_or_list, agent_id, session_id, target, limit=limit, cursor=cursor
+    )
+    if isinstance(result, Page):
+        return JSONResponse(
+            {
+                "data": [entry_json(e, session_id) for e in result.items],
+                "next_cursor": result.next_cursor,
+            }
+        )
+    entry, data = result
+    if if_none_match and entry.etag in if_none_match:
+        return Response(status_code=304, headers={"ETag": entry.etag})
+    return JSONResponse(file_json(entry, data, session_id), headers={"ETag": entry.etag})
+
+
+def _raw(
+    service: FileService,
+    agent_id: str,
+    session_id: str,
+    path: str,
+    if_none_match: str | None,
+    range_header: str | None,
+) -> Response:
+    entry = service.stat(agent_id, session_id, path)
+    if entry.is_directory:
+        raise InvalidInput(f"{path} is a directory; raw reads are for files")
+    headers = {
+        "ETag": entry.etag,
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+    }
+    if if_none_match and entry.etag in if_none_match:
+        return Response(status_code=304, headers=headers)
+    start, end, status = 0, None, 200
+    match = _RANGE.fullmatch(range_header.strip()) if range_header else None
+    if match and (match.group(1) or match.group(2)):
+        first, last = match.groups()
+        size = entry.size_bytes
+        if first:
+            start, end = int(first), (int(last) + 1 if last else None)
+        else:
+            start, end = max(size - int(last), 0), None
+        if start >= size or (end is not None and end <= start):
+            raise RangeNotSatisfiable(f"{path} has {size} bytes", content_range=f"bytes */{size}")
+        status = 206
+    _, chunks, lo, hi = service.open_range(agent_id, session_id, path, start, end)
+    headers["Content-Length"] = str(hi - lo)
+    if status == 206:
+        headers["Content-Range"] = f"bytes {lo}-{hi - 1}/{entry.size_bytes}"
+    return StreamingResponse(
+        chunks,
+        status_code=status,
+        media_type=entry.content_type or "application/octet-stream",
+        headers=headers,
+    )
+
+
+@router.post(
+    "/{path:fspath}",
+    response_model=FileOut | EntryOut,
+    status_code=201,
+    summary="Create a file or directory (409 if it exists)",
+)
+async def create(
+    request: Request,
+    agent_id: str,
+    session_id: str,
+    body: CreateBody,
+    caller: Caller,
+    service: Files,
+    path: str,
+) -> Response:
+    caller.check_session(agent_id, session_id, write=True)
+    target = vpath(request, path)
+    if body.is_directory:
+        if body.content:
+            raise InvalidInput("a directory has no content")
+        entry = await run_in_threadpool(service.mkdir, agent_id, session_id, target)
+        return _entry_response(entry, session_id, 201)
+    data = decode_content(body.content, body.encoding)
+    entry, _ = await run_in_threadpool(
+        service.write,
+        agent_id,
+        session_id,
+        target,
+        Content.of(data),
+        mode="create",
+        readonly=body.is_readonly,
+    )
+    return JSONResponse(file_json(entry, data, session_id), 201, headers={"ETag": entry.etag})
+
+
+_PUT_DOC: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": UpdateBody.model_json_schema()},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "required": True,
+    }
+}
+
+
+@router.put(
+    "/{path:fspath}",
+    response_model=EntryOut,
+    openapi_extra=_PUT_DOC,
+    summary="Write a file (JSON or raw body), creating it if missing",
+)
+async def update(
+    request: Request,
+    agent_id: str,
+    session_id: str,
+    caller: Caller,
+    service: Files,
+    path: str,
+    if_match: IfMatch = None,
+) -> Response:
+    caller.check_session(agent_id, session_id, write=True)
+    target = vpath(request, path)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in _JSON_TYPES:
+        body = await _json_body(request)
+        if body.is_directory:
+            entry = await run_in_threadpool(
+                service.mkdir, agent_id, session_id, target, exist_ok=True
+            )
+            return _entry_response(entry, session_id)
+        if body.content is None:
+            if body.is_readonly is None:
+                raise InvalidInput("give content, is_readonly, or both")
+            entry = await run_in_threadpool(
+                service.set_readonly,
+                agent_id,
+                session_id,
+                target,
+                body.is_readonly,
+                if_match=if_match,
+            )
+            return _entry_response(entry, session_id)
+        content = Content.of(decode_content(body.content, body.encoding))
+        readonly = body.is_readonly
+        content_type = None
+    else:
+        service.volume(agent_id, session_id)
+        paths.validate_writable(target)
+        content = await _spool(request, service)
+        readonly = None
+        content_type = media if media and media != "application/octet-stream" else None
+    entry, created = await run_in_threadpool(
+        service.write,
+        agent_id,
+        session_id,
+        target,
+        content,
+        mode="upsert",
+        if_match=if_match,
+        readonly=readonly,
+        content_type=content_type,
+    )
+    return _entry_response(entry, session_id, 201 if created else 200)
+
+
+async def _json_body(request: Request) -> UpdateBody:
+    raw = await request.body()
+    try:
+        return UpdateBody.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise InvalidInput("the request body is not valid JSON") from None
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidInput(detail) from None
+
+
+async def _spool(request: Request, service: FileService) -> Content:
+    """Buffer a raw body to a spool file while hashing it, never whole in memory."""
+    limit = service.settings.max_file_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"{declared} bytes is over the file size limit of {limit}")
+    spool_dir = service.settings.spool_dir
+    spooler = Spooler(max_bytes=limit, spool_dir=str(spool_dir) if spool_dir.exists() else None)
+    try:
+        async for piece in request.stream():
+            spooler.feed(piece)
+    except BaseException:
+        spooler.abort()
+        raise
+    return spooler.finish()
+
+
+@router.delete("", response_model=DeletedOut, summary="Delete everything (recursive=true)")
+@router.delete("/{path:fspath}", response_model=DeletedOut, summary="Delete a file or directory")
+async def delete(
+    request: Request,
+    agent_id: str,
+    session_id: str,
+    caller: Caller,
+    service: Files,
+    path: str = "",
+    recursive: bool = False,
+    if_match: IfMatch = None,
+) -> Response:
+    caller.check_session(agent_id, session_id, write=True)
+    count = await run_in_threadpool(
+        service.delete,
+        agent_id,
+        session_id,
+        vpath(request, path),
+        recursive=recursive,
+        if_match=if_match,
+    )
+    return JSONResponse({"deleted": count})

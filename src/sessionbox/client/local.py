@@ -1,0 +1,213 @@
+"""The in-process library: ``sessionbox.open(url)``, no server involved.
+
+Calls go straight to the services on the caller's thread, which keeps them
+close to raw SQLite speed. ``open_async`` offers the same methods as
+coroutines, each one a single hop to a worker thread.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from collections.abc import Iterator
+from typing import IO, Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from sessionbox.config import Settings
+from sessionbox.ids import Mode
+from sessionbox.services.files import FileService
+from sessionbox.services.grep import GrepFile
+from sessionbox.services.sessions import SessionService
+from sessionbox.store import open_store
+from sessionbox.store.base import Content, Entry, SessionRecord, Store
+
+T = TypeVar("T")
+
+
+class Files:
+    """A session's filesystem. Paths are absolute (``/src/main.py``)."""
+
+    def __init__(self, service: FileService, agent_id: str, session_id: str) -> None:
+        self._svc = service
+        self._a = agent_id
+        self._s = session_id
+
+    def write(
+        self,
+        path: str,
+        data: bytes | str,
+        *,
+        etag: str | None = None,
+        overwrite: bool = True,
+        readonly: bool | None = None,
+    ) -> Entry:
+        """Write a file, creating parents; ``etag`` makes it conditional (If-Match)."""
+        raw = data.encode() if isinstance(data, str) else data
+        entry, _ = self._svc.write(
+            self._a,
+            self._s,
+            path,
+            Content.of(raw),
+            mode="upsert" if overwrite else "create",
+            if_match=etag,
+            readonly=readonly,
+        )
+        return entry
+
+    def write_stream(self, path: str, stream: IO[bytes], *, etag: str | None = None) -> Entry:
+        """Write from a binary file object without holding it in memory."""
+        pieces = iter(functools.partial(stream.read, 1024 * 1024), b"")
+        entry, _ = self._svc.write_stream(self._a, self._s, path, pieces, if_match=etag)
+        return entry
+
+    def read(self, path: str) -> bytes:
+        return self._svc.read(self._a, self._s, path)[1]
+
+    def read_text(self, path: str) -> str:
+        return self.read(path).decode("utf-8")
+
+    def read_stream(self, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        return self._svc.open_range(self._a, self._s, path, start, end)[1]
+
+    def get_info(self, path: str) -> Entry:
+        return self._svc.stat(self._a, self._s, path)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.get_info(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def list(self, path: str = "/") -> builtins.list[Entry]:
+        """Every child of a directory (all pages)."""
+        entries: builtins.list[Entry] = []
+        cursor = None
+        while True:
+            page = self._svc.list(self._a, self._s, path, cursor=cursor)
+            entries.extend(page.items)
+            if page.next_cursor is None:
+                return entries
+            cursor = page.next_cursor
+
+    def make_dir(self, path: str, *, exist_ok: bool = False) -> Entry:
+        return self._svc.mkdir(self._a, self._s, path, exist_ok=exist_ok)
+
+    def remove(self, path: str, *, recursive: bool = False, etag: str | None = None) -> int:
+        return self._svc.delete(self._a, self._s, path, recursive=recursive, if_match=etag)
+
+    def rename(
+        self, src: str, dst: str, *, overwrite: bool = False, etag: str | None = None
+    ) -> Entry:
+        return self._svc.move(self._a, self._s, src, dst, overwrite=overwrite, if_match=etag)
+
+    def copy(self, src: str, dst: str, *, overwrite: bool = False) -> Entry:
+        return self._svc.copy(self._a, self._s, src, dst, overwrite=overwrite)
+
+    def set_readonly(self, path: str, readonly: bool = True) -> Entry:
+        return self._svc.set_readonly(self._a, self._s, path, readonly)
+
+    def grep(
+        self,
+        pattern: str,
+        *,
+        path: str = "/",
+        path_pattern: str | None = None,
+        max_matches: int | None = None,
+    ) -> builtins.list[GrepFile]:
+        return self._svc.grep(
+            self._a,
+            self._s,
+            pattern,
+            path=path,
+            path_pattern=path_pattern,
+            max_matches=max_matches,
+        )
+
+
+class SessionHandle:
+    def __init__(self, box: Sessionbox, agent_id: str, session_id: str) -> None:
+        self.agent_id = agent_id
+        self.id = session_id
+        self.files = Files(box._files, agent_id, session_id)
+
+
+class Sessionbox:
+    """Session storage in this process, over the store a URL names."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._files = FileService(store, settings)
+        self._sessions = SessionService(store, settings)
+
+    def create_session(
+        self,
+        agent_id: str,
+        session_id: str | None = None,
+        *,
+        mode: Mode | None = None,
+        ttl_seconds: int | None = None,
+    ) -> SessionRecord:
+        return self._sessions.create(agent_id, session_id, mode=mode, ttl_seconds=ttl_seconds)
+
+    def get_session(self, agent_id: str, session_id: str) -> SessionRecord:
+        return self._sessions.get(agent_id, session_id)
+
+    def list_sessions(self, agent_id: str, *, mode: Mode | None = None) -> list[SessionRecord]:
+        found: list[SessionRecord] = []
+        cursor = None
+        while True:
+            page = self._sessions.list(agent_id, cursor=cursor, mode=mode)
+            found.extend(page.items)
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
+    def delete_session(self, agent_id: str, session_id: str) -> None:
+        self._sessions.delete(agent_id, session_id)
+
+    def session(self, agent_id: str, session_id: str) -> SessionHandle:
+        """A handle on an existing session (operations raise ``SessionNotFound`` if not)."""
+        return SessionHandle(self, agent_id, session_id)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Sessionbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(url: str | None = None, *, settings: Settings | None = None) -> Sessionbox:
+    """Open a store in-process: ``sessionbox.open("sqlite:///data.db")``."""
+    settings = settings or Settings()
+    return Sessionbox(open_store(url or settings.store_url, settings), settings)
+
+
+class _AsyncProxy:
+    """Mirrors a sync object: each method becomes a coroutine run on a worker thread."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if isinstance(value, Files | SessionHandle):
+            return _AsyncProxy(value)
+        if not callable(value):
+            return value
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            result = await run_in_threadpool(value, *args, **kwargs)
+            return _AsyncProxy(result) if isinstance(result, SessionHandle) else result
+
+        return call
+
+
+def open_async(url: str | None = None, *, settings: Settings | None = None) -> Any:
+    """The async twin of :func:`open`: the same methods, awaited."""
+    return _AsyncProxy(open(url, settings=settings))

@@ -1,0 +1,518 @@
+"""Volume operations in SQL, shared by the SQLite and PostgreSQL stores.
+
+One ``SqlVolume`` lives for one transaction on one connection. The writer
+variant is only handed out after the store has locked the session's volume
+rows, so every check-then-act below is race-free.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sessionbox import paths
+from sessionbox.errors import (
+    DirectoryNotEmpty,
+    Exists,
+    IsADirectory,
+    MoveIntoSelf,
+    NotADirectory,
+    NotFound,
+    PathInvalid,
+    PreconditionFailed,
+    QuotaExceeded,
+    ReadOnly,
+    TooLarge,
+)
+from sessionbox.ids import uuid7
+from sessionbox.paths import ROOT, VPath
+from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
+from sessionbox.store.base import Content, Entry, Limits, Usage, WriteMode
+
+_WALK_BATCH = 200
+_INLINE_BYTES = 64 * 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ROOT_ENTRY_ID = uuid.UUID(int=0)
+
+
+def root_entry() -> Entry:
+    return Entry(
+        id=ROOT_ENTRY_ID,
+        path=ROOT,
+        is_directory=True,
+        is_readonly=False,
+        size_bytes=0,
+        content_type=None,
+        meta={},
+        version=0,
+        content_hash=None,
+        created_at=_EPOCH,
+        updated_at=_EPOCH,
+    )
+
+
+def check_if_match(entry: Entry, if_match: str | None) -> None:
+    if if_match is None or if_match == "*":
+        return
+    if entry.etag not in (tag.strip() for tag in if_match.split(",")):
+        raise PreconditionFailed(f"{entry.path} has changed (ETag {entry.etag})")
+
+
+class SqlVolume:
+    """Reads (and, for writers, changes) of one volume inside one transaction."""
+
+    def __init__(
+        self,
+        conn: Any,
+        dialect: Dialect,
+        volume_id: int,
+        *,
+        usage: Usage | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self._conn = conn
+        self._d = dialect
+        self._vid = volume_id
+        self._usage = usage or Usage(0, 0)
+        self._limits = limits
+        self._now = datetime.now(UTC)
+        self._delta_bytes = 0
+        self._delta_entries = 0
+
+    # -- reading ---------------------------------------------------------------
+
+    def _q(self, sql: str, params: tuple[Any, ...]) -> Any:
+        return self._conn.execute(self._d.sql(sql), params)
+
+    def _get(self, path: VPath) -> Entry | None:
+        row = self._q(
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE volume_id = ? AND path = ?",
+            (self._vid, path),
+        ).fetchone()
+        return self._d.entry(row) if row else None
+
+    def stat(self, path: VPath) -> Entry:
+        if path == ROOT:
+            return root_entry()
+        entry = self._get(path)
+        if entry is None:
+            raise NotFound(f"no such file or directory: {path}")
+        return entry
+
+    def list(self, path: VPath, *, limit: int, after: str | None = None) -> builtins.list[Entry]:
+        if not self.stat(path).is_directory:
+            raise NotADirectory(f"not a directory: {path}")
+        rows = self._q(
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE volume_id = ? AND parent = ? "
+            "AND name > ? ORDER BY name LIMIT ?",
+            (self._vid, path, after or "", limit),
+        ).fetchall()
+        return [self._d.entry(row) for row in rows]
+
+    def read(self, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
+        row = (
+            self._q(
+                f"SELECT {ENTRY_COLUMNS}, c.data FROM entries e LEFT JOIN blob_chunks c "
+                "ON c.hash = e.blob_hash AND c.seq = 0 WHERE e.volume_id = ? AND e.path = ?",
+                (self._vid, path),
+            ).fetchone()
+            if path != ROOT
+            else None
+        )
+        if row is None:
+            if path == ROOT:
+                raise IsADirectory("is a directory: /")
+            raise NotFound(f"no such file: {path}")
+        entry = self._d.entry(row)
+        if entry.is_directory:
+            raise IsADirectory(f"is a directory: {path}")
+        if entry.size_bytes > max_bytes:
+            raise TooLarge(
+                f"{path} has {entry.size_bytes} bytes, more than {max_bytes} can be "
+                "returned at once; stream it with ?raw=1"
+            )
+        first = bytes(row[11])
+        if len(first) == entry.size_bytes:
+            return entry, first
+        return entry, first + b"".join(self._chunks(entry.content_hash or "", 1))
+
+    def _chunks(self, blob_hash: str, start_seq: int) -> Iterator[bytes]:
+        rows = self._q(
+            "SELECT data FROM blob_chunks WHERE hash = ? AND seq >= ? ORDER BY seq",
+            (blob_hash, start_seq),
+        ).fetchall()
+        return (bytes(row[0]) for row in rows)
+
+    def walk(self, path: VPath, *, with_content: bool) -> Iterator[tuple[Entry, bytes | None]]:
+        top = self.stat(path)
+        if path != ROOT:
+            yield (
+                top,
+                (
+                    self.read(path, max_bytes=top.size_bytes)[1]
+                    if with_content and not top.is_directory
+                    else None
+                ),
+            )
+            if not top.is_directory:
+                return
+        low, high = paths.subtree_bounds(path)
+        # Small files come with the listing; large ones are fetched one at a
+        # time, so a batch never holds more than _WALK_BATCH x _INLINE_BYTES.
+        content_col = (
+            f", CASE WHEN e.size_bytes <= {_INLINE_BYTES} THEN c.data END"
+            if with_content
+            else ", NULL"
+        )
+        join = (
+            " LEFT JOIN blob_chunks c ON c.hash = e.blob_hash AND c.seq = 0" if with_content else ""
+        )
+        while True:
+            rows = self._q(
+                f"SELECT {ENTRY_COLUMNS}{content_col} FROM entries e{join} "
+                "WHERE e.volume_id = ? AND e.path > ? AND e.path < ? ORDER BY e.path LIMIT ?",
+                (self._vid, low, high, _WALK_BATCH),
+            ).fetchall()
+            for row in rows:
+                entry = self._d.entry(row)
+                data = None
+                if with_content and not entry.is_directory:
+                    data = (
+                        bytes(row[11])
+                        if row[11] is not None
+                        else b"".join(self._chunks(entry.content_hash or "", 0))
+                    )
+                yield entry, data
+            if len(rows) < _WALK_BATCH:
+                return
+            low = rows[-1][0]
+
+    def usage(self) -> Usage:
+        return Usage(
+            self._usage.bytes_used + self._delta_bytes,
+            self._usage.entry_count + self._delta_entries,
+        )
+
+    # -- writing ---------------------------------------------------------------
+
+    def _reserve(self, new_bytes: int, new_entries: int) -> None:
+        """Account for growth, refusing it beyond the session's limits."""
+        if self._limits is not None:
+            used = self.usage()
+            if new_bytes > 0 and used.bytes_used + new_bytes > self._limits.session_quota_bytes:
+                raise QuotaExceeded(
+                    f"the session would hold {used.bytes_used + new_bytes} bytes, "
+                    f"over its quota of {self._limits.session_quota_bytes}"
+                )
+            if new_entries > 0 and (
+                used.entry_count + new_entries > self._limits.max_entries_per_session
+            ):
+                raise QuotaExceeded(
+                    f"the session would hold more than "
+                    f"{self._limits.max_entries_per_session} entries"
+                )
+        self._delta_bytes += new_bytes
+        self._delta_entries += new_entries
+
+    def _get_with_parent(self, path: VPath) -> tuple[Entry | None, Entry | None]:
+        """``path`` and its parent directory in one query (the parent of a top-level is root)."""
+        above = paths.parent(path)
+        if above == ROOT:
+            return self._get(path), root_entry()
+        rows = self._q(
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE volume_id = ? AND path IN (?, ?)",
+            (self._vid, path, above),
+        ).fetchall()
+        found = {row[0]: self._d.entry(row) for row in rows}
+        return found.get(path), found.get(above)
+
+    def _ensure_parents(self, path: VPath, nearest: Entry | None = None) -> builtins.list[VPath]:
+        """Check the directories above ``path``; return the missing ones, outermost first."""
+        above = paths.ancestors(path)
+        if not above:
+            return []
+        nearest = nearest or self._get(above[-1])
+        if nearest is not None:
+            if not nearest.is_directory:
+                raise NotADirectory(f"{nearest.path} is a file, not a directory")
+            return []
+        marks = ", ".join("?" for _ in above)
+        rows = self._q(
+            f"SELECT path, is_directory FROM entries WHERE volume_id = ? AND path IN ({marks})",
+            (self._vid, *above),
+        ).fetchall()
+        existing = {row[0]: bool(row[1]) for row in rows}
+        for directory, is_dir in existing.items():
+            if not is_dir:
+                raise NotADirectory(f"{directory} is a file, not a directory")
+        return [p for p in above if p not in existing]
+
+    def _insert_entry(
+        self,
+        path: VPath,
+        *,
+        blob: Content | None,
+        readonly: bool = False,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Entry:
+        entry = Entry(
+            id=uuid7(),
+            path=path,
+            is_directory=blob is None,
+            is_readonly=readonly,
+            size_bytes=blob.size if blob else 0,
+            content_type=content_type,
+            meta=meta or {},
+            version=1,
+            content_hash=blob.hash if blob else None,
+            created_at=self._now,
+            updated_at=self._now,
+        )
+        self._q(
+            f"INSERT INTO entries (volume_id, parent, name, {ENTRY_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._row(entry),
+        )
+        return entry
+
+    def _row(self, e: Entry) -> tuple[Any, ...]:
+        d = self._d
+        return (
+            self._vid,
+            paths.parent(e.path),
+            e.name,
+            e.path,
+            d.to_id(e.id),
+            e.is_directory,
+            e.is_readonly,
+            e.size_bytes,
+            e.content_type,
+            d.json(e.meta),
+            e.version,
+            e.content_hash,
+            d.ts(e.created_at),
+            d.ts(e.updated_at),
+        )
+
+    def _make_parents(self, path: VPath, nearest: Entry | None = None) -> None:
+        missing = self._ensure_parents(path, nearest)
+        if missing:
+            self._reserve(0, len(missing))
+            for directory in missing:
+                self._insert_entry(directory, blob=None)
+
+    def _store_blob(self, content: Content) -> None:
+        cur = self._q(
+            "INSERT INTO blobs (hash, size, chunk_count) VALUES (?, ?, ?) "
+            "ON CONFLICT (hash) DO NOTHING",
+            (content.hash, content.size, max(1, -(-content.size // (1024 * 1024)))),
+        )
+        if cur.rowcount == 1:
+            self._d.executemany(
+                self._conn,
+                "INSERT INTO blob_chunks (hash, seq, data) VALUES (?, ?, ?)",
+                [(content.hash, seq, piece) for seq, piece in enumerate(content.chunks())],
+            )
+        else:  # shared again: a pending garbage collection must not take it
+            self._q(
+                "UPDATE blobs SET orphaned_at = NULL WHERE hash = ? AND orphaned_at IS NOT NULL",
+                (content.hash,),
+            )
+
+    def write(
+        self,
+        path: VPath,
+        content: Content,
+        *,
+        mode: WriteMode,
+        if_match: str | None = None,
+        readonly: bool | None = None,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[Entry, bool]:
+        if self._limits is not None and content.size > self._limits.max_file_bytes:
+            raise TooLarge(
+                f"{content.size} bytes is over the file size limit of {self._limits.max_file_bytes}"
+            )
+        existing, parent_entry = self._get_with_parent(path)
+        if existing is None:
+            if mode == "update":
+                raise NotFound(f"no such file: {path}")
+            if if_match is not None:
+                raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match")
+            self._make_parents(path, parent_entry)
+            self._reserve(content.size, 1)
+            self._store_blob(content)
+            entry = self._insert_entry(
+                path,
+                blob=content,
+                readonly=bool(readonly),
+                content_type=content_type,
+                meta=meta,
+            )
+            return entry, True
+        if existing.is_directory:
+            raise IsADirectory(f"is a directory: {path}")
+        if mode == "create":
+            raise Exists(f"already exists: {path}")
+        check_if_match(existing, if_match)
+        if existing.is_readonly:
+            raise ReadOnly(f"{path} is read-only; clear is_readonly before changing it")
+        self._reserve(content.size - existing.size_bytes, 0)
+        self._store_blob(content)
+        self._q(
+            "UPDATE entries SET blob_hash = ?, size_bytes = ?, content_type = ?, meta = ?, "
+            "is_readonly = ?, version = version + 1, updated_at = ? "
+            "WHERE volume_id = ? AND path = ?",
+            (
+                content.hash,
+                content.size,
+                content_type or existing.content_type,
+                self._d.json(existing.meta if meta is None else meta),
+                bool(readonly),
+                self._d.ts(self._now),
+                self._vid,
+                path,
+            ),
+        )
+        return self.stat(path), False
+
+    def mkdir(self, path: VPath, *, exist_ok: bool = False) -> Entry:
+        existing = self._get(path) if path != ROOT else root_entry()
+        if existing is not None:
+            if existing.is_directory and exist_ok:
+                return existing
+            raise Exists(f"already exists: {path}")
+        self._make_parents(path)
+        self._reserve(0, 1)
+        return self._insert_entry(path, blob=None)
+
+    def set_attrs(
+        self,
+        path: VPath,
+        *,
+        readonly: bool | None = None,
+        meta: dict[str, Any] | None = None,
+        if_match: str | None = None,
+    ) -> Entry:
+        if path == ROOT:
+            raise PathInvalid("the root directory has no attributes to change")
+        entry = self.stat(path)
+        check_if_match(entry, if_match)
+        self._q(
+            "UPDATE entries SET is_readonly = ?, meta = ?, version = version + 1, "
+            "updated_at = ? WHERE volume_id = ? AND path = ?",
+            (
+                entry.is_readonly if readonly is None else readonly,
+                self._d.json(entry.meta if meta is None else meta),
+                self._d.ts(self._now),
+                self._vid,
+                path,
+            ),
+        )
+        return self.stat(path)
+
+    def _has_children(self, path: VPath) -> bool:
+        row = self._q(
+            "SELECT 1 FROM entries WHERE volume_id = ? AND parent = ? LIMIT 1", (self._vid, path)
+        ).fetchone()
+        return row is not None
+
+    def _remove_tree(self, path: VPath) -> int:
+        """Delete ``path`` and everything below it; returns the number of entries."""
+        low, high = paths.subtree_bounds(path)
+        where = "volume_id = ? AND ((path > ? AND path < ?) OR path = ?)"
+        params = (self._vid, low, high, path)
+        count, size = self._q(
+            f"SELECT count(*), coalesce(sum(size_bytes), 0) FROM entries WHERE {where}", params
+        ).fetchone()
+        if count:
+            self._q(f"DELETE FROM entries WHERE {where}", params)
+            self._reserve(-int(size), -int(count))
+        return int(count)
+
+    def delete(self, path: VPath, *, recursive: bool = False, if_match: str | None = None) -> int:
+        entry = self.stat(path)
+        check_if_match(entry, if_match)
+        if entry.is_directory and not recursive and self._has_children(path):
+            raise DirectoryNotEmpty(f"{path} is not empty; delete it with recursive=true")
+        return self._remove_tree(path)
+
+    def _prepare_target(self, src: Entry, dst: VPath, overwrite: bool) -> None:
+        if src.path == ROOT:
+            raise PathInvalid("the root directory cannot be moved or copied")
+        if src.is_directory and paths.is_within(dst, src.path):
+            raise MoveIntoSelf(f"cannot put {src.path} inside itself ({dst})")
+        if paths.is_within(src.path, dst):
+            raise MoveIntoSelf(f"{dst} contains {src.path}; it cannot be replaced by it")
+        target = self._get(dst)
+        if target is not None:
+            if not overwrite:
+                raise Exists(f"already exists: {dst}; pass overwrite=true to replace it")
+            if target.is_readonly:
+                raise ReadOnly(f"{dst} is read-only and cannot be replaced")
+            self._remove_tree(dst)
+        self._make_parents(dst)
+
+    def move(
+        self, src: VPath, dst: VPath, *, overwrite: bool = False, if_match: str | None = None
+    ) -> Entry:
+        entry = self.stat(src)
+        check_if_match(entry, if_match)
+        if src == dst:
+            return entry
+        self._prepare_target(entry, dst, overwrite)
+        self._q(
+            "UPDATE entries SET path = ?, parent = ?, name = ? WHERE volume_id = ? AND path = ?",
+            (dst, paths.parent(dst), paths.name(dst), self._vid, src),
+        )
+        if entry.is_directory:
+            low, high = paths.subtree_bounds(src)
+            cut = len(src) + 1
+            self._q(
+                "UPDATE entries SET path = ? || substr(path, ?), parent = ? || substr(parent, ?) "
+                "WHERE volume_id = ? AND path > ? AND path < ?",
+                (dst, cut, dst, cut, self._vid, low, high),
+            )
+        return self.stat(dst)
+
+    def copy(self, src: VPath, dst: VPath, *, overwrite: bool = False) -> Entry:
+        entry = self.stat(src)
+        if src == dst:
+            raise Exists(f"cannot copy {src} onto itself")
+        self._prepare_target(entry, dst, overwrite)
+        tree = [e for e, _ in self.walk(src, with_content=False)]
+        self._reserve(sum(e.size_bytes for e in tree), len(tree))
+        rows = [
+            self._row(
+                Entry(
+                    id=uuid7(),
+                    path=paths.rebase(e.path, src, dst),
+                    is_directory=e.is_directory,
+                    is_readonly=e.is_readonly,
+                    size_bytes=e.size_bytes,
+                    content_type=e.content_type,
+                    meta=e.meta,
+                    version=1,
+                    content_hash=e.content_hash,
+                    created_at=self._now,
+                    updated_at=self._now,
+                )
+            )
+            for e in tree
+        ]
+        self._d.executemany(
+            self._conn,
+            f"INSERT INTO entries (volume_id, parent, name, {ENTRY_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return self.stat(dst)
+
+    def pending_usage(self) -> tuple[int, int]:
+        """Growth (bytes, entries) this transaction has made, for the volume counters."""
+        return self._delta_bytes, self._delta_entries

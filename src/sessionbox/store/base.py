@@ -1,0 +1,305 @@
+"""The storage contract every store implements, and the values it speaks in.
+
+A store holds *volumes* (one virtual filesystem each) and the catalog of agents
+and sessions that own them. Work on a volume is a function run inside one
+transaction (bbolt's ``View``/``Update``):
+
+    store.update(volume, lambda vol: vol.write(VPath("/a.txt"), Content.of(b"hi"), mode="create"))
+
+``view`` sees one consistent snapshot; ``update`` is atomic and serialises with
+every other writer of the same session, so a service can do several steps
+(snapshot rotation, output id allocation) all-or-nothing. The function may run
+more than once when the database asks for a retry (``database is locked``, a
+serialisation failure), so it must not have effects outside the volume. Stores
+raise only ``sessionbox.errors`` classes, never a driver exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, BinaryIO, Literal, Protocol, TypeVar
+
+from sessionbox.errors import TooLarge
+from sessionbox.ids import Mode, SessionType
+from sessionbox.paths import VPath
+
+CHUNK_BYTES = 1024 * 1024
+"""Content is stored and streamed in chunks of this size."""
+
+VolumeKind = Literal["files", "outputs", "snapshots", "applets"]
+SESSION_VOLUMES: tuple[VolumeKind, ...] = ("files", "outputs", "snapshots")
+WriteMode = Literal["create", "update", "upsert"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeKey:
+    """Names a volume: a session's (``session_id`` set) or an agent's shared one."""
+
+    agent_id: str
+    session_id: str | None
+    kind: VolumeKind
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A file or directory. ``version`` grows on every change of content or flags."""
+
+    id: uuid.UUID
+    path: VPath
+    is_directory: bool
+    is_readonly: bool
+    size_bytes: int
+    content_type: str | None
+    meta: dict[str, Any]
+    version: int
+    content_hash: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[1] if self.path != "/" else ""
+
+    @property
+    def etag(self) -> str:
+        """Strong validator: changes with every write, even two in one millisecond."""
+        return f'"{self.id.hex}.{self.version}"'
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    agent_id: str
+    id: str
+    mode: Mode
+    type: SessionType
+    created_at: datetime
+    last_active_at: datetime
+    expires_at: datetime | None = None
+
+    @property
+    def partition(self) -> str:
+        return f"persist:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    bytes_used: int
+    entry_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_file_bytes: int
+    session_quota_bytes: int
+    max_entries_per_session: int
+
+
+@dataclass(slots=True)
+class Content:
+    """Bytes to store, already hashed: in memory, or in a spooled file."""
+
+    hash: str
+    size: int
+    data: bytes | None = None
+    file: BinaryIO | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, data: bytes) -> Content:
+        return cls(hash=content_hash(data), size=len(data), data=data)
+
+    @classmethod
+    def spool(cls, pieces: Iterable[bytes], *, max_bytes: int, spool_dir: str | None) -> Content:
+        """Hash a stream while buffering it, refusing it past ``max_bytes``."""
+        spooler = Spooler(max_bytes=max_bytes, spool_dir=spool_dir)
+        try:
+            for piece in pieces:
+                spooler.feed(piece)
+        except BaseException:
+            spooler.abort()
+            raise
+        return spooler.finish()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def chunks(self) -> Iterator[bytes]:
+        """The content in ``CHUNK_BYTES`` pieces; an empty file is one empty chunk."""
+        source: BinaryIO = io.BytesIO(self.data) if self.data is not None else self.file  # type: ignore[assignment]
+        source.seek(0)
+        first = True
+        while True:
+            piece = source.read(CHUNK_BYTES)
+            if not piece and not first:
+                return
+            first = False
+            yield piece
+            if len(piece) < CHUNK_BYTES:
+                return
+
+
+class Spooler:
+    """Buffers a stream (on disk past 1 MiB) while hashing it.
+
+    Buffering first keeps a slow upload out of the store's write transaction;
+    memory stays at one chunk whatever the size.
+    """
+
+    def __init__(self, *, max_bytes: int, spool_dir: str | None) -> None:
+        self._max = max_bytes
+        self._hasher = hashlib.blake2b(digest_size=32)
+        self._buffer = tempfile.SpooledTemporaryFile(max_size=CHUNK_BYTES, dir=spool_dir)  # noqa: SIM115
+        self._size = 0
+
+    def feed(self, piece: bytes) -> None:
+        self._size += len(piece)
+        if self._size > self._max:
+            self.abort()
+            raise TooLarge(f"content is over the file size limit of {self._max} bytes")
+        self._hasher.update(piece)
+        self._buffer.write(piece)
+
+    def abort(self) -> None:
+        self._buffer.close()
+
+    def finish(self) -> Content:
+        return Content(hash=self._hasher.hexdigest(), size=self._size, file=self._buffer)  # type: ignore[arg-type]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+class VolumeReader(Protocol):
+    """Reads of one volume inside one consistent snapshot."""
+
+    def stat(self, path: VPath) -> Entry:
+        """The entry at ``path`` (the root is a synthetic directory); ``NotFound``."""
+        ...
+
+    def list(self, path: VPath, *, limit: int, after: str | None = None) -> list[Entry]:
+        """Direct children of directory ``path`` sorted by name, names > ``after``."""
+        ...
+
+    def read(self, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
+        """A whole file; ``IsADirectory``, ``TooLarge`` over ``max_bytes``."""
+        ...
+
+    def walk(self, path: VPath, *, with_content: bool) -> Iterator[tuple[Entry, bytes | None]]:
+        """``path`` and everything below it, in path order; content of files if asked."""
+        ...
+
+    def usage(self) -> Usage:
+        """Bytes and entries of the whole session (or agent volume)."""
+        ...
+
+
+class VolumeWriter(VolumeReader, Protocol):
+    """Changes to one volume, committed together when the context exits cleanly."""
+
+    def write(
+        self,
+        path: VPath,
+        content: Content,
+        *,
+        mode: WriteMode,
+        if_match: str | None = None,
+        readonly: bool | None = None,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[Entry, bool]:
+        """Store a file, creating missing parents; returns (entry, created)."""
+        ...
+
+    def mkdir(self, path: VPath, *, exist_ok: bool = False) -> Entry:
+        """Create a directory and its missing parents."""
+        ...
+
+    def set_attrs(
+        self,
+        path: VPath,
+        *,
+        readonly: bool | None = None,
+        meta: dict[str, Any] | None = None,
+        if_match: str | None = None,
+    ) -> Entry:
+        """Change flags or metadata without touching content."""
+        ...
+
+    def delete(self, path: VPath, *, recursive: bool = False, if_match: str | None = None) -> int:
+        """Remove an entry (a tree with ``recursive``); returns how many entries went."""
+        ...
+
+    def move(
+        self, src: VPath, dst: VPath, *, overwrite: bool = False, if_match: str | None = None
+    ) -> Entry:
+        """Rename a file or a whole tree; ``Exists`` unless ``overwrite``."""
+        ...
+
+    def copy(self, src: VPath, dst: VPath, *, overwrite: bool = False) -> Entry:
+        """Copy a file or tree; content blobs are shared, never copied."""
+        ...
+
+
+class Catalog(Protocol):
+    """Agents and sessions: who owns which volumes."""
+
+    def create_session(
+        self,
+        agent_id: str,
+        session_id: str,
+        mode: Mode,
+        type_: SessionType,
+        expires_at: datetime | None = None,
+    ) -> SessionRecord: ...
+
+    def get_session(self, agent_id: str, session_id: str) -> SessionRecord: ...
+
+    def list_sessions(
+        self,
+        agent_id: str,
+        *,
+        limit: int,
+        after: str | None = None,
+        mode: Mode | None = None,
+        type_: SessionType | None = None,
+    ) -> list[SessionRecord]: ...
+
+    def delete_session(self, agent_id: str, session_id: str) -> None: ...
+
+    def list_agents(self, *, limit: int, after: str | None = None) -> list[str]: ...
+
+
+class Store(Catalog, Protocol):
+    """A catalog plus the volumes it owns; what ``open_store(url)`` returns."""
+
+    url: str
+
+    def view(self, volume: VolumeKey, fn: Callable[[VolumeReader], T]) -> T:
+        """Run ``fn`` in a read transaction; ``SessionNotFound`` for a missing session."""
+        ...
+
+    def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
+        """Run ``fn`` in a write transaction, committed when it returns."""
+        ...
+
+    def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of ``entry``'s content, fetched chunk by chunk."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``Unavailable`` if the database cannot be reached."""
+        ...
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations; returns the names applied."""
+        ...
+
+    def close(self) -> None: ...

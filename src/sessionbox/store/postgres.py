@@ -1,0 +1,129 @@
+"""PostgreSQL: for many API replicas over one database.
+
+psycopg 3 with a connection pool; results in binary format (bytea arrives
+~3.5x faster at 1 MiB). Writers lock their session's volume rows
+(``SELECT ... FOR UPDATE``), so all check-then-act logic in ``_volume.py``
+is race-free across replicas. Serialisation failures and deadlocks are
+retried here; a lost connection is retried for reads and reported as 503
+(``Unavailable``) for writes, whose outcome the client must check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg_pool import ConnectionPool, PoolTimeout
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
+from sessionbox.store import migrations
+from sessionbox.store._dialect import PostgresDialect
+from sessionbox.store._sqlstore import SqlStore
+from sessionbox.store.base import Limits
+
+T = TypeVar("T")
+_MIGRATION_LOCK = 0x5E55_10B0  # pg_advisory_xact_lock key: "sessionbox"
+
+
+class _Retry(Exception):
+    """A transient failure worth running the transaction again for."""
+
+
+@contextmanager
+def map_db_errors() -> Iterator[None]:
+    """The one place psycopg exceptions become sessionbox errors."""
+    try:
+        yield
+    except SessionboxError:
+        raise
+    except (pgerrors.SerializationFailure, pgerrors.DeadlockDetected) as exc:
+        raise _Retry(str(exc)) from exc
+    except pgerrors.UniqueViolation as exc:
+        raise Exists(f"already exists ({exc.diag.constraint_name})") from exc
+    except (pgerrors.DiskFull, pgerrors.OutOfMemory) as exc:
+        raise StorageFull(f"the database could not write: {exc}") from exc
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise Unavailable(f"the database is unreachable: {exc}") from exc
+
+
+class _BinaryConnection:
+    """Makes every query ask for binary results."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self._conn.execute(sql, params, binary=True)
+
+    def cursor(self) -> psycopg.Cursor[Any]:
+        return self._conn.cursor(binary=True)
+
+
+class PostgresStore(SqlStore):
+    dialect = PostgresDialect()
+
+    def __init__(self, url: str, limits: Limits, *, pool_max: int = 20) -> None:
+        super().__init__(url, limits)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_max,
+            kwargs={"autocommit": True},
+            timeout=10,
+            open=True,
+            name="sessionbox",
+        )
+
+    def _run(self, fn: Callable[[Any], T]) -> T:
+        with map_db_errors(), self._pool.connection() as conn, conn.transaction():
+            return fn(_BinaryConnection(conn))
+
+    def _retrying(self, fn: Callable[[Any], T], transient: tuple[type[Exception], ...]) -> T:
+        for attempt in Retrying(
+            retry=retry_if_exception_type(transient),
+            wait=wait_random_exponential(multiplier=0.01, max=0.5),
+            stop=stop_after_attempt(8),
+            reraise=True,
+        ):
+            with attempt:
+                return self._run(fn)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _read_tx(self, fn: Callable[[Any], T]) -> T:
+        # A read is safe to repeat even when the connection died mid-way.
+        return self._retrying(fn, (_Retry, Unavailable))
+
+    def _write_tx(self, fn: Callable[[Any], T]) -> T:
+        # A write whose connection died may have committed: the caller must look.
+        return self._retrying(fn, (_Retry,))
+
+    def ping(self) -> None:
+        self._read_tx(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    def migrate(self) -> list[str]:
+        applied: list[str] = []
+
+        def run(conn: Any) -> None:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(migrations.CREATE_TABLE)
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in migrations.migrations("postgres"):
+                if migration.version in done:
+                    continue
+                conn._conn.execute(migration.sql)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, datetime.now(UTC).isoformat()),
+                )
+                applied.append(f"{migration.version:04d}_{migration.name}")
+
+        self._write_tx(run)
+        return applied
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,171 @@
+"""The embedded default: one SQLite file in WAL mode.
+
+One writer connection behind a lock (``BEGIN IMMEDIATE``), and one reader
+connection per thread, so reads never wait for writes. Work runs on the
+calling thread: the API hands each request to a worker thread once, and the
+in-process library calls straight in, which keeps it near raw sqlite3 speed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
+from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
+from sessionbox.store import migrations
+from sessionbox.store._dialect import Dialect
+from sessionbox.store._sqlstore import SqlStore
+from sessionbox.store.base import Limits
+
+T = TypeVar("T")
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
+
+
+@contextmanager
+def map_db_errors() -> Iterator[None]:
+    """The one place sqlite3 exceptions become sessionbox errors."""
+    try:
+        yield
+    except SessionboxError:
+        raise
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" in str(exc):
+            raise Exists(str(exc)) from exc
+        raise
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "full" in text or "disk i/o" in text:
+            raise StorageFull(f"the database could not write: {exc}") from exc
+        if "locked" in text or "busy" in text or "unable to open" in text:
+            raise Unavailable(f"the database is busy: {exc}") from exc
+        raise
+
+
+def path_from_url(url: str) -> Path:
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a sqlite URL: {url}")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+class SqliteStore(SqlStore):
+    dialect = Dialect()
+
+    def __init__(self, url: str, limits: Limits, *, synchronous: str = "NORMAL") -> None:
+        super().__init__(url, limits)
+        self.path = path_from_url(url)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -16000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _read_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._reader()
+        with map_db_errors():
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+
+    def _attempt_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    def _write_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with map_db_errors():
+            try:
+                return self._attempt_write(fn)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            # Another process (a CLI next to the server) held the write lock past
+            # busy_timeout: wait and try again rather than fail the request.
+            for attempt in Retrying(
+                retry=retry_if_exception(_is_busy),
+                wait=wait_random_exponential(multiplier=0.005, max=0.25),
+                stop=stop_after_delay(10),
+                reraise=True,
+            ):
+                with attempt:
+                    return self._attempt_write(fn)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def ping(self) -> None:
+        self._read_tx(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    def migrate(self) -> list[str]:
+        applied: list[str] = []
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(migrations.CREATE_TABLE)
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in migrations.migrations("sqlite"):
+                if migration.version in done:
+                    continue
+                for statement in _statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, datetime.now(UTC).isoformat()),
+                )
+                applied.append(f"{migration.version:04d}_{migration.name}")
+
+        self._write_tx(run)
+        return applied
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._writer.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (migrations hold no triggers or literals with ';')."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    for statement in "\n".join(lines).split(";"):
+        if statement.strip():
+            yield statement
