@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sessionbox.client.autosave import Autosaver, AutosaveStatus
 from sessionbox.client.local import Sessionbox, open, open_async
 from sessionbox.config import Settings
 from sessionbox.errors import (
@@ -51,6 +52,8 @@ __all__ = [
     "AgentIdInvalid",
     "AgentNotFound",
     "AppletNotFound",
+    "AutosaveStatus",
+    "Autosaver",
     "ArchiveInvalid",
     "Conflict",
     "CursorInvalid",
