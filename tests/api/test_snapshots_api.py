@@ -193,3 +193,13 @@ def test_static_module_is_served(http: httpx.Client) -> None:
     assert "javascript" in response.headers["content-type"]
     assert "export function createAutosaver" in response.text
     problem(http.get("/static/nope.js"), 404, "not_found")
+
+
+def test_openapi_documents_the_snapshot_routes(http: httpx.Client) -> None:
+    spec = http.get("/openapi.json").json()
+    prefix = "/v1/agents/{agent_id}/sessions/{session_id}"
+    for path in ("/snapshot", "/snapshots", "/snapshots/{updated_at}"):
+        assert prefix + path in spec["paths"]
+    put = spec["paths"][prefix + "/snapshot"]["put"]
+    schema = put["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == {"version", "updatedAt", "snapshot"}

@@ -1,7 +1,9 @@
 """Browser fixtures: Debian's Chromium driven by Playwright (never a downloaded browser).
 
-``browser`` is one Chromium per test process; ``page`` a fresh context (no shared
-storage or cookies) per test. When /usr/bin/chromium is missing, the fixture
+``browser`` is one Chromium per test module; ``page`` a fresh context (no shared
+storage or cookies) per test. Module scope, not session: Playwright's sync API keeps an
+asyncio loop running on the main thread while it is open, which would break tests in other
+modules that call ``asyncio.run``. When /usr/bin/chromium is missing, the fixture
 installs Debian's package with apt-get.
 """
 
@@ -39,7 +41,7 @@ def ensure_chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = ensure_chromium()
     with sync_playwright() as playwright:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,9 @@ def test_saves_at_most_once_per_interval_with_a_fake_clock(
     page: Page, live_server: LiveServer, http: httpx.Client, agent: str
 ) -> None:
     session_id = new_session(http, agent)
-    page.clock.install()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    page.clock.install(time=start)
+    page.clock.pause_at(start + timedelta(seconds=1))  # time moves only when the test says so
     open_demo(page, live_server.url, agent, session_id)
     page.fill("#note", "one")
     page.clock.run_for(30_000)
