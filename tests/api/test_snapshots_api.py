@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -203,3 +204,36 @@ def test_openapi_documents_the_snapshot_routes(http: httpx.Client) -> None:
     put = spec["paths"][prefix + "/snapshot"]["put"]
     schema = put["requestBody"]["content"]["application/json"]["schema"]
     assert set(schema["required"]) == {"version", "updatedAt", "snapshot"}
+
+
+def test_concurrent_puts_over_http(live_server: Any, base: str) -> None:
+    """Writers race over real HTTP: acknowledged saves survive, history stays bounded."""
+    writers, per_writer = 4, 6
+    acknowledged: list[int] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def write(worker: int) -> None:
+        with httpx.Client(base_url=live_server.url, timeout=60) as client:
+            for i in range(per_writer):
+                stamp = 10_000 + i * writers + worker
+                response = client.put(f"{base}/snapshot", json=envelope(stamp, w=worker, i=i))
+                if response.status_code != 200:
+                    failures.append(response.text)
+                    continue
+                with lock:
+                    acknowledged.append(stamp)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with httpx.Client(base_url=live_server.url) as client:
+        latest = client.get(f"{base}/snapshot").json()
+        history = [h["updatedAt"] for h in client.get(f"{base}/snapshots").json()["data"]]
+    assert latest["updatedAt"] in acknowledged
+    assert latest == envelope(latest["updatedAt"], **latest["snapshot"])
+    assert len(history) == 3
+    assert set(sorted(acknowledged)[-3:]) <= {latest["updatedAt"], *history}
