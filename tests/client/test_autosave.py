@@ -123,6 +123,21 @@ def test_background_thread_saves_on_close(session: SessionHandle) -> None:
     assert session.snapshots.latest().data == {"k": 1}
 
 
+def test_handle_key_follows_the_app(session: SessionHandle, clock: Clock) -> None:
+    opened = {"file": "/data/a.csv"}
+    saver = saver_for(session.snapshots, {}, clock, handle_key=lambda: opened["file"])
+    saver.start()
+    saver.mark_dirty()
+    assert saver.flush()
+    assert session.snapshots.latest().handle_key == "/data/a.csv"
+    opened["file"] = "/data/b.csv"
+    saver.mark_dirty()
+    assert saver.flush()
+    assert session.snapshots.latest().handle_key == "/data/b.csv"
+    assert saver.flush()  # nothing dirty: nothing saved
+    assert len(session.snapshots.history()) == 1
+
+
 def test_restores_on_start(session: SessionHandle, clock: Clock) -> None:
     session.snapshots.save({"layout": [1, 2]}, version=1, updated_at=5_000)
     restored: list[dict[str, Any]] = []

@@ -76,15 +76,43 @@ def test_old_versions_are_migrated_on_restore(
     expect(page.locator("#note")).to_have_value("v1 note")
 
 
+def _server(request: pytest.FixtureRequest, tmp_path: Path, **extra: Any) -> LiveServer:
+    if request.param == "postgres":
+        extra["store"] = request.getfixturevalue("postgres_url")
+    return LiveServer(small_limits(tmp_path, **extra)).start()
+
+
 @pytest.fixture(params=STORES)
 def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
     """A server this test may stop."""
-    extra = (
-        {"store": request.getfixturevalue("postgres_url")} if request.param == "postgres" else {}
-    )
-    server = LiveServer(small_limits(tmp_path, **extra)).start()
+    server = _server(request, tmp_path)
     yield server
     server.stop()
+
+
+@pytest.fixture(params=STORES)
+def token_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    server = _server(request, tmp_path, admin_token="s3cret-token")
+    yield server
+    server.stop()
+
+
+def test_the_token_is_sent_and_a_wrong_one_is_shown(
+    page: Page, token_server: LiveServer, agent: str
+) -> None:
+    auth = {"Authorization": "Bearer s3cret-token"}
+    with httpx.Client(base_url=token_server.url, headers=auth) as client:
+        session_id = new_session(client, agent)
+        demo = f"{token_server.url}/static/autosave-demo.html?agent={agent}&session={session_id}"
+        page.goto(demo + "&token=s3cret-token")
+        expect(page.locator("body")).to_have_attribute("data-ready", "1")
+        page.fill("#note", "with a token")
+        page.click("#save")
+        expect(page.locator("#status")).to_contain_text("Auto-saved")
+        assert latest(client, agent, session_id)["snapshot"] == {"text": "with a token"}
+    page.goto(demo + "&token=wrong")
+    expect(page.locator("#status")).to_contain_text("401 unauthorized")
+    expect(page.locator("#note")).to_have_value("")
 
 
 def test_server_gone_page_keeps_working_and_shows_the_error(
