@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import Any
@@ -316,3 +317,18 @@ def test_concurrent_saves_lose_nothing_acknowledged(session: SessionHandle) -> N
     # the latest is one acknowledged save; the newest acknowledged ones all survive
     assert session.snapshots.latest().updated_at in acknowledged
     assert set(sorted(acknowledged)[-limit:]) <= stored
+
+
+def test_async_library_mirrors_snapshots(box: sessionbox.Sessionbox, agent: str) -> None:
+    from sessionbox.client.local import _AsyncProxy
+
+    async def scenario() -> list[int]:
+        abox: Any = _AsyncProxy(box)
+        record = await abox.create_session(agent)
+        session = await abox.session(agent, record.id)
+        await session.snapshots.save({"x": 1}, updated_at=1)
+        await session.snapshots.save({"x": 2}, updated_at=2)
+        assert (await session.snapshots.latest()).data == {"x": 2}
+        return [h.updated_at for h in await session.snapshots.history()]
+
+    assert asyncio.run(scenario()) == [1]
