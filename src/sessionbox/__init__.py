@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sessionbox.client.autosave import Autosaver, AutosaveStatus
 from sessionbox.client.local import Sessionbox, open, open_async
 from sessionbox.config import Settings
 from sessionbox.errors import (
@@ -34,6 +35,8 @@ from sessionbox.errors import (
     SessionboxError,
     SessionIdInvalid,
     SessionNotFound,
+    SnapshotConflict,
+    SnapshotInvalid,
     SnapshotNotFound,
     StorageFull,
     TokenNotFound,
@@ -49,6 +52,8 @@ __all__ = [
     "AgentIdInvalid",
     "AgentNotFound",
     "AppletNotFound",
+    "AutosaveStatus",
+    "Autosaver",
     "ArchiveInvalid",
     "Conflict",
     "CursorInvalid",
@@ -79,6 +84,8 @@ __all__ = [
     "Sessionbox",
     "SessionboxError",
     "Settings",
+    "SnapshotConflict",
+    "SnapshotInvalid",
     "SnapshotNotFound",
     "StorageFull",
     "TokenNotFound",

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         10 * MiB,
         description="Largest file returned inside a JSON body; larger ones need ?raw=1.",
     )
+    snapshot_max_bytes: int = Field(
+        10 * 1000 * 1000, description="Largest session snapshot envelope (413 beyond)."
+    )
+    snapshot_history: int = Field(
+        3, ge=0, description="Older snapshots kept per session besides the latest."
+    )
     list_page_max: int = Field(10_000, description="Largest page a listing returns.")
     pg_pool_max: int = Field(20, description="PostgreSQL connections per process.")
 

@@ -15,6 +15,7 @@ turns the ``code`` back into the same class (``error_for_code``), so
     │   ├── PatternInvalid                400 pattern_invalid
     │   ├── EncodingInvalid               400 encoding_invalid
     │   ├── CursorInvalid                 400 cursor_invalid
+    │   ├── SnapshotInvalid               422 snapshot_invalid
     │   └── ArchiveInvalid                422 archive_invalid
     ├── Unauthorized                      401 unauthorized
     ├── Forbidden                         403 forbidden
@@ -34,6 +35,7 @@ turns the ``code`` back into the same class (``error_for_code``), so
     │   ├── IsADirectory                  409 is_a_directory
     │   ├── DirectoryNotEmpty             409 directory_not_empty
     │   ├── ReadOnly                      409 readonly
+    │   ├── SnapshotConflict              409 snapshot_conflict
     │   └── MoveIntoSelf                  409 move_into_self
     ├── PreconditionFailed                412 precondition_failed
     ├── TooLarge                          413 too_large
@@ -111,6 +113,12 @@ class ArchiveInvalid(InvalidInput):
     code = "archive_invalid"
     status = 422
     title = "Archive refused"
+
+
+class SnapshotInvalid(InvalidInput):
+    code = "snapshot_invalid"
+    status = 422
+    title = "Invalid snapshot envelope"
 
 
 class Unauthorized(SessionboxError):
@@ -214,6 +222,11 @@ class ReadOnly(Conflict):
 class MoveIntoSelf(Conflict):
     code = "move_into_self"
     title = "Cannot move or copy a directory into itself"
+
+
+class SnapshotConflict(Conflict):
+    code = "snapshot_conflict"
+    title = "Another snapshot has this updatedAt"
 
 
 class PreconditionFailed(SessionboxError):

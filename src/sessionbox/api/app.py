@@ -7,15 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
 from sessionbox.api import problems
 from sessionbox.api.routes import fs, sessions
+from sessionbox.api.routes import snapshots as snapshot_routes
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
 from sessionbox.services.files import FileService
 from sessionbox.services.sessions import SessionService
+from sessionbox.services.snapshots import SnapshotService
 from sessionbox.store import open_store
 from sessionbox.store.base import Store
 
@@ -47,9 +50,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store or open_store(settings.store_url, settings)
     app.state.files = FileService(app.state.store, settings)
     app.state.sessions = SessionService(app.state.store, settings)
+    app.state.snapshots = SnapshotService(app.state.store, settings)
     problems.install(app)
     app.include_router(sessions.router)
     app.include_router(fs.router)
+    app.include_router(snapshot_routes.router)
+    app.mount("/static", StaticFiles(packages=[("sessionbox", "web/static")]), name="static")
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")
     async def healthz() -> JSONResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import time
 from collections.abc import Iterator
 from typing import IO, Any, TypeVar
 
@@ -19,6 +20,13 @@ from sessionbox.ids import Mode
 from sessionbox.services.files import FileService
 from sessionbox.services.grep import GrepFile
 from sessionbox.services.sessions import SessionService
+from sessionbox.services.snapshots import (
+    Envelope,
+    HistoryItem,
+    Snapshot,
+    SnapshotService,
+    validate_envelope,
+)
 from sessionbox.store import open_store
 from sessionbox.store.base import Content, Entry, SessionRecord, Store
 
@@ -126,11 +134,60 @@ class Files:
         )
 
 
+class Snapshots:
+    """A session's state snapshots: the latest one plus a short rotating history.
+
+    ``snaps.save({"filters": []}, version=1)`` stores an envelope whose
+    ``updatedAt`` is now (epoch ms) unless given; ``etag`` makes it conditional.
+    """
+
+    def __init__(self, service: SnapshotService, agent_id: str, session_id: str) -> None:
+        self._svc = service
+        self._a = agent_id
+        self._s = session_id
+
+    def save(
+        self,
+        snapshot: dict[str, Any],
+        *,
+        version: int = 1,
+        updated_at: int | None = None,
+        handle_key: str | None = None,
+        etag: str | None = None,
+    ) -> Snapshot:
+        stamp = int(time.time() * 1000) if updated_at is None else updated_at
+        envelope = validate_envelope(
+            {"version": version, "updatedAt": stamp, "handleKey": handle_key, "snapshot": snapshot}
+        )
+        return self._svc.save(self._a, self._s, envelope, if_match=etag)
+
+    def save_envelope(self, envelope: Envelope, *, etag: str | None = None) -> Snapshot:
+        return self._svc.save(self._a, self._s, envelope, if_match=etag)
+
+    def latest(self, *, resolve_handle: bool = False) -> Snapshot:
+        """The latest snapshot; ``SnapshotNotFound`` when none was saved."""
+        return self._svc.latest(self._a, self._s, resolve_handle=resolve_handle)
+
+    def history(self) -> builtins.list[HistoryItem]:
+        """Older snapshots (not the latest), newest first."""
+        return self._svc.history(self._a, self._s)
+
+    def get(self, updated_at: int) -> Snapshot:
+        return self._svc.get(self._a, self._s, updated_at)
+
+    def restore(self, updated_at: int, *, etag: str | None = None) -> Snapshot:
+        return self._svc.restore(self._a, self._s, updated_at, if_match=etag)
+
+    def clear(self) -> int:
+        return self._svc.clear(self._a, self._s)
+
+
 class SessionHandle:
     def __init__(self, box: Sessionbox, agent_id: str, session_id: str) -> None:
         self.agent_id = agent_id
         self.id = session_id
         self.files = Files(box._files, agent_id, session_id)
+        self.snapshots = Snapshots(box._snapshots, agent_id, session_id)
 
 
 class Sessionbox:
@@ -141,6 +198,7 @@ class Sessionbox:
         self.settings = settings
         self._files = FileService(store, settings)
         self._sessions = SessionService(store, settings)
+        self._snapshots = SnapshotService(store, settings)
 
     def create_session(
         self,
@@ -196,7 +254,7 @@ class _AsyncProxy:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
-        if isinstance(value, Files | SessionHandle):
+        if isinstance(value, Files | SessionHandle | Snapshots):
             return _AsyncProxy(value)
         if not callable(value):
             return value
