@@ -8,6 +8,7 @@ or in ``_volume.py``, written once.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,6 +86,14 @@ class SqlStore:
         """The host directory of a session's ``files`` volume, if it is one (for ``scope_dir``)."""
         place = self._place(VolumeKey(agent_id, session_id, "files"))
         return place[0].joinpath(*place[1]) if place else None
+
+    def _make_dirs(self, agent_id: str, session_id: str) -> None:
+        """Create a new session's directories, so a native tool can start in them at once."""
+        for base, parts in self._owner_places(VolumeKey(agent_id, session_id, "files")):
+            with _safefs.os_errors(f"the directory of session {session_id}"):
+                fd = _safefs.open_root(base, parts, create=True)
+                if fd is not None:
+                    os.close(fd)
 
     def _forget_dirs(self, agent_id: str, session_id: str) -> None:
         place = self._session_dir(agent_id, session_id)
@@ -257,6 +266,7 @@ class SqlStore:
                 raise Exists(f"session {session_id!r} already exists")
             # A directory left by a deleted or expired session must not come back.
             self._forget_dirs(agent_id, session_id)
+            self._make_dirs(agent_id, session_id)
             d.executemany(
                 conn,
                 "INSERT INTO volumes (agent_id, session_pk, kind) VALUES (?, ?, ?)",

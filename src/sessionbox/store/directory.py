@@ -584,6 +584,8 @@ class DirVolume:
                 total += self.delete(child.path, recursive=recursive)
             return total
         self._guard(path)
+        if self._unlink_odd(path, if_match):
+            return 1
         entry = self.stat(path)
         check_if_match(entry, if_match)
         fd, name, _ = self._find(path)
@@ -600,6 +602,26 @@ class DirVolume:
                 return tree.entries
         finally:
             os.close(fd)
+
+    def _unlink_odd(self, path: VPath, if_match: str | None) -> bool:
+        """Remove a link, FIFO, device or hard link a native tool left: only its name goes."""
+        parts = _parts(path)
+        with sfs.os_errors(path):
+            fd = self._open(parts[:-1])
+            if fd is None:
+                return False
+            try:
+                st = sfs.lstat_at(fd, parts[-1])
+                if st is None or visible(parts, st) or stat.S_ISDIR(st.st_mode):
+                    return False
+                if if_match not in (None, "*"):
+                    raise PreconditionFailed(f"{path} has no ETag: it is not a regular file")
+                self._grow(-st.st_size if stat.S_ISREG(st.st_mode) else 0, -1)
+                os.unlink(parts[-1], dir_fd=fd)
+                self._meta.drop(path)
+                return True
+            finally:
+                os.close(fd)
 
     def _claim(self, src: Entry, dst: VPath, overwrite: bool, grow: Usage) -> _Slot:
         """Check that ``dst`` may receive ``src`` (``grow`` more) before anything changes."""
