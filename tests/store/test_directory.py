@@ -375,3 +375,33 @@ def test_dir_store_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     relative.create_session("a", "safe_named_x", "safe", "named")
     relative.close()
     assert (tmp_path / "rel" / "agents" / "a" / "sessions" / "safe_named_x" / "files").is_dir()
+
+
+def test_tree_operations_never_follow_links_inside(
+    unsafe: tuple[Files, Path], outside: Path
+) -> None:
+    fs, scope = unsafe
+    fs.write("/tree/a.txt", b"a")
+    (scope / "tree" / "escape").symlink_to(outside)
+    with pytest.raises(PathForbidden):
+        fs.copy("/tree", "/tree2")  # a copy would have to read through or drop the link
+    assert not (scope / "tree2").exists()
+    assert [e.name for e in fs.list("/tree")] == ["a.txt"]
+    fs.rename("/tree", "/moved")
+    assert (scope / "moved" / "escape").is_symlink()
+    assert fs.remove("/moved", recursive=True) == 3  # the link itself is removed, not its target
+    assert (outside / "secret.txt").read_bytes() == b"top secret"
+
+
+def test_directory_readonly_flag_and_moves_keep_etags(unsafe: tuple[Files, Path]) -> None:
+    fs, scope = unsafe
+    written = fs.write("/a/f.txt", b"1")
+    moved = fs.rename("/a/f.txt", "/b/g.txt")
+    assert moved.id == written.id and moved.etag == written.etag
+    fs.make_dir("/locked")
+    fs.set_readonly("/locked")
+    assert fs.get_info("/locked").is_readonly
+    fs.write("/other", b"x")
+    with pytest.raises(ReadOnly):
+        fs.rename("/other", "/locked", overwrite=True)
+    assert (scope / "locked").is_dir()

@@ -19,6 +19,7 @@ from typing import Any
 from sessionbox import paths
 from sessionbox.paths import VPath
 from sessionbox.store._dialect import Dialect
+from sessionbox.store.base import Usage
 
 _COLUMNS = "path, id, is_readonly, content_type, meta, version, content_hash, created_at, stamp"
 
@@ -143,3 +144,42 @@ class DirMeta:
         moved = [row.at(paths.rebase(row.path, src, dst)) for row in self.subtree(src).values()]
         self.drop(src)
         self.put(moved)
+
+    # -- usage ---------------------------------------------------------------------
+
+    def owner_volumes(self) -> list[tuple[int, str]]:
+        """(id, kind) of every volume of this volume's session (or just this agent volume)."""
+        if self._vid < 0:
+            return []
+        rows = self._q(
+            "SELECT o.id, o.kind FROM volumes v JOIN volumes o ON o.session_pk = v.session_pk "
+            "WHERE v.id = ?",
+            (self._vid,),
+        ).fetchall()
+        if not rows:
+            rows = self._q("SELECT id, kind FROM volumes WHERE id = ?", (self._vid,)).fetchall()
+        return [(int(row[0]), str(row[1])) for row in rows]
+
+    def counted(self, volume_id: int, since: datetime) -> Usage | None:
+        """The usage last counted for a volume, if it was counted after ``since``."""
+        row = self._q(
+            "SELECT bytes_used, entry_count FROM dir_usage WHERE volume_id = ? AND scanned_at > ?",
+            (volume_id, self._d.ts(since)),
+        ).fetchone()
+        return Usage(int(row[0]), int(row[1])) if row else None
+
+    def save_count(self, volume_id: int, usage: Usage, at: datetime) -> None:
+        self._q(
+            "INSERT INTO dir_usage (volume_id, bytes_used, entry_count, scanned_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (volume_id) DO UPDATE SET "
+            "bytes_used = excluded.bytes_used, entry_count = excluded.entry_count, "
+            "scanned_at = excluded.scanned_at",
+            (volume_id, usage.bytes_used, usage.entry_count, self._d.ts(at)),
+        )
+
+    def add_count(self, delta: Usage) -> None:
+        self._q(
+            "UPDATE dir_usage SET bytes_used = bytes_used + ?, entry_count = entry_count + ? "
+            "WHERE volume_id = ?",
+            (delta.bytes_used, delta.entry_count, self._vid),
+        )

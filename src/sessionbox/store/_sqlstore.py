@@ -68,13 +68,11 @@ class SqlStore:
             return self.scopes_dir, (a, str(s))
         return None
 
-    def _owner_places(self, volume: VolumeKey) -> list[Place]:
+    def _owner_places(self, volume: VolumeKey) -> dict[str, Place]:
         """Every directory-backed volume whose bytes count towards ``volume``'s quota."""
-        if volume.session_id is None:
-            place = self._place(volume)
-            return [place] if place else []
-        keys = (VolumeKey(volume.agent_id, volume.session_id, k) for k in SESSION_VOLUMES)
-        return [place for place in map(self._place, keys) if place is not None]
+        kinds = SESSION_VOLUMES if volume.session_id is not None else (volume.kind,)
+        found = {k: self._place(VolumeKey(volume.agent_id, volume.session_id, k)) for k in kinds}
+        return {kind: place for kind, place in found.items() if place is not None}
 
     def _session_dir(self, agent_id: str, session_id: str) -> Place | None:
         """The one directory holding all of a session's directory-backed volumes."""
@@ -89,7 +87,7 @@ class SqlStore:
 
     def _make_dirs(self, agent_id: str, session_id: str) -> None:
         """Create a new session's directories, so a native tool can start in them at once."""
-        for base, parts in self._owner_places(VolumeKey(agent_id, session_id, "files")):
+        for base, parts in self._owner_places(VolumeKey(agent_id, session_id, "files")).values():
             with _safefs.os_errors(f"the directory of session {session_id}"):
                 fd = _safefs.open_root(base, parts, create=True)
                 if fd is not None:
@@ -164,7 +162,9 @@ class SqlStore:
             if place is not None:
                 meta = DirMeta(conn, self.dialect, vid)
                 owners = self._owner_places(volume)
-                return fn(DirVolume(meta, place, usage=usage, owner_places=owners))
+                return fn(
+                    DirVolume(meta, place, kind=volume.kind, usage=usage, owner_places=owners)
+                )
             return fn(SqlVolume(conn, self.dialect, vid, usage=usage))
 
         return self._read_tx(run)
@@ -178,10 +178,17 @@ class SqlStore:
                 # The session's row locks (taken by _locate) serialise writers of the
                 # directory too; its usage is counted on disk, never in the counters.
                 meta = DirMeta(conn, self.dialect, vid)
-                owners = self._owner_places(volume)
-                return fn(
-                    DirVolume(meta, place, usage=usage, owner_places=owners, limits=self.limits)
+                disk = DirVolume(
+                    meta,
+                    place,
+                    kind=volume.kind,
+                    usage=usage,
+                    owner_places=self._owner_places(volume),
+                    limits=self.limits,
                 )
+                outcome = fn(disk)
+                disk.save_usage()
+                return outcome
             vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
             result = fn(vol)
             grown_bytes, grown_entries = vol.pending_usage()

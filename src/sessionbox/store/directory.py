@@ -21,7 +21,7 @@ import stat
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,9 @@ from sessionbox.store import _safefs as sfs
 from sessionbox.store._dirmeta import DirMeta, MetaRow
 from sessionbox.store._volume import check_if_match, root_entry
 from sessionbox.store.base import Content, Entry, Limits, Usage, WriteMode
+
+RECOUNT_AFTER = timedelta(seconds=5)
+"""How long a counted usage is trusted before the disk is counted again."""
 
 _NATIVE = uuid.UUID("5e55b0c5-d1f0-4a1e-9d1b-000000000001")
 """uuid5 namespace for the ids of files sessionbox has no sidecar row for."""
@@ -139,12 +142,14 @@ class DirVolume:
         meta: DirMeta,
         place: Place,
         *,
+        kind: str,
         usage: Usage,
-        owner_places: builtins.list[Place],
+        owner_places: dict[str, Place],
         limits: Limits | None = None,
     ) -> None:
         self._meta = meta
         self._base, self._root_parts = place
+        self._kind = kind
         self._key = "/".join(self._root_parts)
         self._usage = usage
         self._owner_places = owner_places
@@ -368,11 +373,38 @@ class DirVolume:
     def usage(self) -> Usage:
         if self._scanned is None:
             with sfs.os_errors("the volume directory"):
-                self._scanned = scan_usage(self._owner_places)
+                self._scanned = self._count()
         return Usage(
             self._usage.bytes_used + self._scanned.bytes_used + self._delta.bytes_used,
             self._usage.entry_count + self._scanned.entry_count + self._delta.entry_count,
         )
+
+    def _count(self) -> Usage:
+        """The owner's directory-backed volumes: as last counted, or counted on disk now.
+
+        A count younger than ``RECOUNT_AFTER`` plus sessionbox's own changes since
+        is trusted; an older one is redone, so native tools' changes are counted too.
+        """
+        since = self._now - RECOUNT_AFTER
+        total = Usage(0, 0)
+        for vid, kind in self._meta.owner_volumes() or [(-1, self._kind)]:
+            place = self._owner_places.get(kind)
+            if place is None:
+                continue  # kept in SQL: in the store's counters already
+            counted = self._meta.counted(vid, since) if vid >= 0 else None
+            if counted is None:
+                counted = scan_usage([place])
+                if self._limits is not None and vid >= 0:
+                    self._meta.save_count(vid, counted, self._now)
+            total = Usage(
+                total.bytes_used + counted.bytes_used, total.entry_count + counted.entry_count
+            )
+        return total
+
+    def save_usage(self) -> None:
+        """Add this transaction's changes to the volume's count (the store calls it last)."""
+        if self._delta != Usage(0, 0):
+            self._meta.add_count(self._delta)
 
     # -- writing -------------------------------------------------------------------
 

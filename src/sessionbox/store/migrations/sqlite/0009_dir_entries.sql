@@ -17,3 +17,13 @@ CREATE TABLE dir_entries (
     PRIMARY KEY (volume_id, path)
 ) WITHOUT ROWID;
 CREATE INDEX dir_entries_children ON dir_entries (volume_id, parent);
+
+-- Usage of a directory-backed volume: counted on disk at `scanned_at`, then kept
+-- up to date by sessionbox's own writes; recounted when older than a few seconds,
+-- so what native tools changed is counted too.
+CREATE TABLE dir_usage (
+    volume_id    INTEGER PRIMARY KEY REFERENCES volumes(id) ON DELETE CASCADE,
+    bytes_used   INTEGER NOT NULL,
+    entry_count  INTEGER NOT NULL,
+    scanned_at   INTEGER NOT NULL
+);
