@@ -19,6 +19,7 @@ from sessionbox.ids import Mode, SessionType
 from sessionbox.store import _safefs
 from sessionbox.store._dialect import Dialect
 from sessionbox.store._dirmeta import DirMeta
+from sessionbox.store._dirread import Place, read_range
 from sessionbox.store._volume import SqlVolume
 from sessionbox.store.base import (
     CHUNK_BYTES,
@@ -31,7 +32,7 @@ from sessionbox.store.base import (
     VolumeReader,
     VolumeWriter,
 )
-from sessionbox.store.directory import DirVolume, Place, read_range
+from sessionbox.store.directory import DirVolume
 
 T = TypeVar("T")
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"
