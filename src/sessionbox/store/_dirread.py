@@ -13,8 +13,9 @@ import hashlib
 import mimetypes
 import os
 import stat
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,6 +115,29 @@ def scan_usage(places: builtins.list[Place]) -> Usage:
     return Usage(total.bytes, total.entries)
 
 
+RACY_NS = 50_000_000
+"""A stamp recorded this soon after the file's ctime cannot tell a same-size rewrite
+in the same kernel clock tick (timestamps are coarse, ~1-10 ms) from sessionbox's
+own write: such rows are only trusted after comparing the content hash (git's
+"racily clean" rule)."""
+
+
+RACY_HASH_MAX = 16 * 1024 * 1024
+"""Larger racy files are trusted by their stamp (rewriting one takes longer than a tick)."""
+
+
+def _trusted(row: MetaRow, st: os.stat_result, content_digest: Callable[[], str]) -> bool:
+    """Whether the sidecar row still describes the file on disk."""
+    stamp, _, recorded = row.stamp.partition("@")
+    if stamp != stamp_of(st):
+        return False
+    if stat.S_ISDIR(st.st_mode) or recorded in ("", "fine"):
+        return True
+    if int(recorded) - st.st_ctime_ns >= RACY_NS or st.st_size > RACY_HASH_MAX:
+        return True
+    return content_digest() == row.content_hash
+
+
 def _hash_fd(fd: int) -> str:
     hasher = hashlib.blake2b(digest_size=32)
     for piece in sfs.read_pieces(fd):
@@ -203,18 +227,23 @@ class DirReader:
     ) -> Entry:
         is_dir = stat.S_ISDIR(st.st_mode)
         mtime = datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC)
-        if row is not None and row.stamp == stamp_of(st):
-            version, digest = row.version, row.content_hash
-        elif is_dir:
-            version, digest = 1, None
-        else:  # changed outside sessionbox: the content decides the version
+
+        def content_digest() -> str:
+            nonlocal digest
             if digest is None:
                 fd, _ = sfs.open_regular(dir_fd, name)
                 try:
                     digest = _hash_fd(fd)
                 finally:
                     os.close(fd)
-            version = int(digest[:13], 16)
+            return digest
+
+        if row is not None and _trusted(row, st, content_digest):
+            version, digest = row.version, row.content_hash
+        elif is_dir:
+            version, digest = 1, None
+        else:  # changed outside sessionbox: the content decides the version
+            version = int(content_digest()[:13], 16)
         return Entry(
             id=row.id if row else uuid.uuid5(_NATIVE, f"{self._key}:{path}"),
             path=path,
@@ -231,11 +260,18 @@ class DirReader:
             updated_at=mtime,
         )
 
-    def _record(self, dir_fd: int, name: str, entry: Entry) -> None:
-        """Remember ``entry`` with the stat identity its file has now."""
+    def _record(self, dir_fd: int, name: str, entry: Entry, mtime_ns: int | None = None) -> None:
+        """Remember ``entry`` with the stat identity its file has now.
+
+        ``mtime_ns`` is the fine mtime ``atomic_write`` set; if the filesystem kept it,
+        the stamp alone is proof against native rewrites (``@fine``); otherwise the row
+        records when it was made, for the racy check in ``_trusted``.
+        """
         st = sfs.lstat_at(dir_fd, name)
         if st is None:
             raise Unavailable(f"{entry.path} disappeared while it was being written")
+        fine = mtime_ns is not None and st.st_mtime_ns == mtime_ns
+        marker = "fine" if fine else str(time.time_ns())
         self._meta.put(
             [
                 MetaRow(
@@ -247,7 +283,7 @@ class DirReader:
                     version=entry.version,
                     content_hash=entry.content_hash,
                     created_at=entry.created_at,
-                    stamp=stamp_of(st),
+                    stamp=f"{stamp_of(st)}@{marker}",
                 )
             ]
         )

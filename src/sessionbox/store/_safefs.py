@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import stat
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -179,10 +180,12 @@ def read_pieces(fd: int, start: int = 0, end: int | None = None) -> Iterator[byt
 
 def atomic_write(
     dir_fd: int, name: str, pieces: Iterable[bytes], *, readonly: bool, perms: int | None = None
-) -> None:
+) -> int:
     """Replace ``name`` with ``pieces``: temp file, fsync, rename, fsync the directory.
 
     ``perms`` keeps the mode bits of the file being replaced (an executable stays one).
+    The file's mtime is set to the fine-grained clock and returned: any later native
+    write sets the kernel's coarse time instead, so the two can never look alike.
     """
     tmp = TMP_PREFIX + secrets.token_hex(8)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -198,6 +201,8 @@ def atomic_write(
                 mode &= ~0o222
             if perms is not None or readonly:
                 os.fchmod(fd, mode)
+            mtime_ns = time.time_ns()
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -207,6 +212,7 @@ def atomic_write(
             os.unlink(tmp, dir_fd=dir_fd)
         raise
     os.fsync(dir_fd)
+    return mtime_ns
 
 
 def remove(dir_fd: int, name: str) -> None:

@@ -148,9 +148,9 @@ class DirVolume(DirReader):
                     raise NotADirectory(f"{slot.blocked} is a file, not a directory")
                 self._grow(content.size, len(slot.missing) + 1)
                 fd = self._make_parents(slot)
-                sfs.atomic_write(fd, slot.name, content.chunks(), readonly=bool(readonly))
+                mtime = sfs.atomic_write(fd, slot.name, content.chunks(), readonly=bool(readonly))
                 entry = self._entry_for(path, content, readonly, content_type, meta, None)
-                self._record(fd, slot.name, entry)
+                self._record(fd, slot.name, entry, mtime)
                 return entry, True
             if existing.is_directory:
                 raise IsADirectory(f"is a directory: {path}")
@@ -161,11 +161,11 @@ class DirVolume(DirReader):
                 raise ReadOnly(f"{path} is read-only; clear is_readonly before changing it")
             self._grow(content.size - existing.size_bytes, 0)
             perms = stat.S_IMODE(os.stat(slot.name, dir_fd=slot.fd, follow_symlinks=False).st_mode)
-            sfs.atomic_write(
+            mtime = sfs.atomic_write(
                 slot.fd, slot.name, content.chunks(), readonly=bool(readonly), perms=perms
             )
             entry = self._entry_for(path, content, readonly, content_type, meta, existing)
-            self._record(slot.fd, slot.name, entry)
+            self._record(slot.fd, slot.name, entry, mtime)
             return entry, False
 
     def _entry_for(
@@ -387,6 +387,7 @@ class DirVolume(DirReader):
             raise Unavailable(f"the parent of {target} disappeared during a copy")
         name = paths.name(target)
         try:
+            mtime = None
             if item.is_directory:
                 os.mkdir(name, 0o777, dir_fd=parent)
             else:
@@ -396,7 +397,7 @@ class DirVolume(DirReader):
                 finally:
                     os.close(src_parent)
                 try:
-                    sfs.atomic_write(
+                    mtime = sfs.atomic_write(
                         parent,
                         name,
                         sfs.read_pieces(fd),
@@ -408,7 +409,7 @@ class DirVolume(DirReader):
             copied = replace(
                 item, id=uuid7(), path=target, version=1, created_at=self._now, updated_at=self._now
             )
-            self._record(parent, name, copied)
+            self._record(parent, name, copied, mtime)
         finally:
             os.close(parent)
 
