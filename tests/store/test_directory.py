@@ -20,6 +20,7 @@ from sessionbox.client.local import Files
 from sessionbox.config import Settings
 from sessionbox.errors import (
     Exists,
+    InvalidInput,
     NotFound,
     PathForbidden,
     PathReserved,
@@ -405,3 +406,43 @@ def test_directory_readonly_flag_and_moves_keep_etags(unsafe: tuple[Files, Path]
     with pytest.raises(ReadOnly):
         fs.rename("/other", "/locked", overwrite=True)
     assert (scope / "locked").is_dir()
+
+
+def test_concurrent_writers_cannot_overshoot_the_quota(unsafe: tuple[Files, Path]) -> None:
+    fs, scope = unsafe
+    outcomes: list[str] = []
+
+    def writer(i: int) -> None:
+        try:
+            fs.write(f"/w{i}.bin", bytes([i]) * (3 * MiB))
+            outcomes.append("ok")
+        except QuotaExceeded:
+            outcomes.append("quota")
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["ok", "ok", "quota", "quota"]
+    assert sum(p.stat().st_size for p in scope.iterdir()) == 6 * MiB
+
+
+def test_deleting_a_session_never_follows_links_out(
+    box: sessionbox.Sessionbox, agent: str, outside: Path
+) -> None:
+    sid = f"unsafe_named_{secrets.token_hex(6)}"
+    box.create_session(agent, sid)
+    scope = box.store.scope_dir(agent, sid)
+    assert scope is not None
+    (scope / "link").symlink_to(outside)
+    box.delete_session(agent, sid)
+    assert not scope.exists()
+    assert (outside / "secret.txt").read_bytes() == b"top secret"
+
+
+def test_bad_dir_urls_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput):
+        open_store("dir:///", Settings(data_dir=tmp_path))
+    with pytest.raises(InvalidInput):
+        open_store("dir://host/x", Settings(data_dir=tmp_path))
