@@ -446,3 +446,27 @@ def test_bad_dir_urls_are_refused(tmp_path: Path) -> None:
         open_store("dir:///", Settings(data_dir=tmp_path))
     with pytest.raises(InvalidInput):
         open_store("dir://host/x", Settings(data_dir=tmp_path))
+
+
+def test_deep_and_hidden_trees_neither_recurse_nor_leak(unsafe: tuple[Files, Path]) -> None:
+    fs, scope = unsafe
+    parts = ["d"] * 1200  # made by a native tool, deeper than Python's recursion limit
+    fd = os.open(scope, os.O_RDONLY | os.O_DIRECTORY)
+    for part in parts:  # os.makedirs itself recurses
+        os.mkdir(part, dir_fd=fd)
+        child = os.open(part, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    leaf = os.open("leaf.txt", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd)
+    os.write(leaf, b"bottom")
+    os.close(leaf)
+    os.close(fd)
+    (scope / "back\\slash").mkdir()
+    (scope / "back\\slash" / "inner.txt").write_bytes(b"unaddressable")
+    (scope / ".env").mkdir()
+    (scope / ".env" / "inside.txt").write_bytes(b"sensitive")
+    found = fs.grep("bottom|unaddressable|sensitive")
+    assert [f.path for f in found] == ["/" + "/".join(parts) + "/leaf.txt"]
+    assert [e.name for e in fs.list("/")] == ["d"]
+    assert fs.remove("/d", recursive=True) == 1201
+    assert sorted(p.name for p in scope.iterdir()) == [".env", "back\\slash"]

@@ -65,9 +65,12 @@ def _valid_name(name: str) -> bool:
 
 
 def visible(parts: builtins.list[str], st: os.stat_result) -> bool:
-    """Listed and walked: valid names of directories and singly-linked regular files."""
+    """Listed and walked: valid names of directories and singly-linked regular files.
+
+    ``parts`` ends with the name; its ancestors must have been checked already.
+    """
     name = parts[-1]
-    if name.startswith(sfs.TMP_PREFIX) or not _valid_name(name) or sfs.is_sensitive(parts):
+    if name.startswith(sfs.TMP_PREFIX) or not _valid_name(name) or sfs.is_sensitive(parts[-2:]):
         return False
     return stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1)
 
@@ -83,23 +86,16 @@ class Census:
 
 
 def census(dir_fd: int, prefix: builtins.list[str], into: Census) -> Census:
-    with os.scandir(dir_fd) as found:
-        items = [(item.name, item.stat(follow_symlinks=False)) for item in found]
-    for name, st in items:
-        into.entries += 1
-        into.sensitive = into.sensitive or sfs.is_sensitive([*prefix, name])
-        if stat.S_ISDIR(st.st_mode):
-            child = sfs.open_child_dir(dir_fd, name)
-            if child is not None:
-                try:
-                    census(child, [*prefix, name], into)
-                finally:
-                    os.close(child)
-        elif stat.S_ISREG(st.st_mode):
-            into.bytes += st.st_size
-            into.unusual = into.unusual or st.st_nlink > 1
-        else:
-            into.unusual = True
+    for parts, _, items in sfs.walk_dirs(dir_fd):
+        for name, st in items:
+            into.entries += 1
+            above = parts[-1] if parts else (prefix[-1] if prefix else "")
+            into.sensitive = into.sensitive or sfs.is_sensitive([above, name])
+            if stat.S_ISREG(st.st_mode):
+                into.bytes += st.st_size
+                into.unusual = into.unusual or st.st_nlink > 1
+            elif not stat.S_ISDIR(st.st_mode):
+                into.unusual = True
     return into
 
 
@@ -314,10 +310,10 @@ class DirReader:
             os.close(fd)
 
     def _children(self, dir_fd: int, path: VPath) -> builtins.list[tuple[str, os.stat_result]]:
-        prefix = segments(path)
+        parent = segments(path)[-1:]
         with os.scandir(dir_fd) as found:
             items = [(item.name, item.stat(follow_symlinks=False)) for item in found]
-        return sorted((n, st) for n, st in items if visible([*prefix, n], st))
+        return sorted((n, st) for n, st in items if visible([*parent, n], st))
 
     def list(self, path: VPath, *, limit: int, after: str | None = None) -> builtins.list[Entry]:
         if path != ROOT:
@@ -363,17 +359,16 @@ class DirReader:
             os.close(fd)
 
     def _tree(self, dir_fd: int, path: VPath, out: builtins.list[Entry]) -> None:
-        rows = self._meta.children(path)
-        for name, st in self._children(dir_fd, path):
-            child = paths.join(path, name)
-            out.append(self._entry(dir_fd, name, child, st, rows.get(name)))
-            if stat.S_ISDIR(st.st_mode):
-                fd = sfs.open_child_dir(dir_fd, name)
-                if fd is not None:
-                    try:
-                        self._tree(fd, child, out)
-                    finally:
-                        os.close(fd)
+        prefix = segments(path)
+
+        def listed(parts: builtins.list[str], st: os.stat_result) -> bool:
+            return visible(([*prefix, *parts])[-2:], st)
+
+        for parts, fd, _ in sfs.walk_dirs(dir_fd, listed):
+            here = VPath("/" + "/".join([*prefix, *parts])) if prefix or parts else ROOT
+            rows = self._meta.children(here)
+            for name, st in self._children(fd, here):
+                out.append(self._entry(fd, name, paths.join(here, name), st, rows.get(name)))
 
     def walk(self, path: VPath, *, with_content: bool) -> Iterator[tuple[Entry, bytes | None]]:
         top = self.stat(path)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import shutil
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -41,7 +40,11 @@ _PIECE = 1024 * 1024
 
 
 def is_sensitive(parts: Sequence[str]) -> bool:
-    """Caco's blocklist, per segment and case-insensitively."""
+    """Caco's blocklist, per segment and case-insensitively.
+
+    Only the last segment and its parent matter for one name whose ancestors
+    were checked already: callers walking a tree pass ``parts[-2:]``.
+    """
     previous = ""
     for segment in parts:
         low = segment.lower()
@@ -215,15 +218,97 @@ def atomic_write(
     return mtime_ns
 
 
+class _Chain:
+    """Open fds of the directories from a top down to the one last visited.
+
+    A depth-first walk reopens each directory from its deepest open ancestor,
+    so a tree costs one open per directory, and holds at most depth-many fds.
+    """
+
+    def __init__(self, top_fd: int) -> None:
+        self._top = top_fd
+        self._names: list[str] = []
+        self._fds: list[int] = []
+
+    def fd(self, parts: list[str]) -> int | None:
+        keep = min(len(self._names), len(parts))
+        while keep and self._names[:keep] != parts[:keep]:  # depth-first: rarely loops
+            keep -= 1
+        while len(self._names) > keep:
+            self._names.pop()
+            os.close(self._fds.pop())
+        for part in parts[keep:]:
+            child = open_child_dir(self._fds[-1] if self._fds else self._top, part)
+            if child is None:
+                return None
+            self._names.append(part)
+            self._fds.append(child)
+        return self._fds[-1] if self._fds else self._top
+
+    def close(self) -> None:
+        while self._fds:
+            os.close(self._fds.pop())
+        self._names.clear()
+
+
+def walk_dirs(
+    top_fd: int, descend: Callable[[list[str], os.stat_result], bool] | None = None
+) -> Iterator[tuple[list[str], int, list[tuple[str, os.stat_result]]]]:
+    """Every directory below ``top_fd`` (itself first): its parts, an fd, its entries.
+
+    ``descend`` picks the subdirectories to enter (default: all). Iterative, with
+    one open fd per level of the current branch (never followed through a link),
+    so the depth of a tree a native tool made cannot exhaust the stack.
+    """
+    chain = _Chain(top_fd)
+    pending: list[list[str]] = [[]]
+    try:
+        while pending:
+            parts = pending.pop()
+            fd = chain.fd(parts)
+            if fd is None:
+                continue
+            with os.scandir(fd) as found:
+                items = [(item.name, item.stat(follow_symlinks=False)) for item in found]
+            yield parts, fd, items
+            pending.extend(
+                [*parts, n]
+                for n, st in reversed(items)
+                if stat.S_ISDIR(st.st_mode) and (descend is None or descend([*parts, n], st))
+            )
+    finally:
+        chain.close()
+
+
 def remove(dir_fd: int, name: str) -> None:
     """Remove a file, link or whole tree, never following links."""
     found = lstat_at(dir_fd, name)
     if found is None:
         return
-    if stat.S_ISDIR(found.st_mode):
-        shutil.rmtree(name, dir_fd=dir_fd)
-    else:
+    if not stat.S_ISDIR(found.st_mode):
         os.unlink(name, dir_fd=dir_fd)
+        return
+    top = open_child_dir(dir_fd, name)
+    if top is None:
+        return
+    try:
+        directories: list[list[str]] = []
+        for parts, fd, items in walk_dirs(top):
+            directories.append(parts)
+            for child, st in items:
+                if not stat.S_ISDIR(st.st_mode):
+                    os.unlink(child, dir_fd=fd)
+        chain = _Chain(top)
+        try:
+            for parts in reversed(directories[1:]):  # deepest first: each is empty by now
+                parent = chain.fd(parts[:-1])
+                if parent is not None:
+                    os.rmdir(parts[-1], dir_fd=parent)
+        finally:
+            chain.close()
+    finally:
+        os.close(top)
+    os.rmdir(name, dir_fd=dir_fd)
 
 
 def remove_under(base: Path, parts: Sequence[str]) -> None:
