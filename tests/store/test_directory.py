@@ -470,3 +470,13 @@ def test_deep_and_hidden_trees_neither_recurse_nor_leak(unsafe: tuple[Files, Pat
     assert [e.name for e in fs.list("/")] == ["d"]
     assert fs.remove("/d", recursive=True) == 1201
     assert sorted(p.name for p in scope.iterdir()) == [".env", "back\\slash"]
+
+
+def test_odd_native_timestamps_read_sanely(unsafe: tuple[Files, Path]) -> None:
+    fs, scope = unsafe
+    (scope / "future").write_bytes(b"1")
+    os.utime(scope / "future", ns=(2**62, 2**62))
+    (scope / "past").write_bytes(b"2")
+    os.utime(scope / "past", ns=(-(2**62), -(2**62)))
+    assert [e.name for e in fs.list("/")] == ["future", "past"]
+    assert fs.read("/future") == b"1" and fs.get_info("/past").size_bytes == 1

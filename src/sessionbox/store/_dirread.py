@@ -37,6 +37,7 @@ from sessionbox.store._dirmeta import DirMeta, MetaRow
 from sessionbox.store._volume import root_entry
 from sessionbox.store.base import Entry, Limits, Usage
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RECOUNT_AFTER = timedelta(seconds=5)
 """How long a counted usage is trusted before the disk is counted again."""
 
@@ -134,6 +135,14 @@ def _trusted(row: MetaRow, st: os.stat_result, content_digest: Callable[[], str]
     return content_digest() == row.content_hash
 
 
+def _time_of(ns: int) -> datetime:
+    """A file time; one a native tool set out of range reads as the epoch."""
+    try:
+        return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return _EPOCH
+
+
 def _hash_fd(fd: int) -> str:
     hasher = hashlib.blake2b(digest_size=32)
     for piece in sfs.read_pieces(fd):
@@ -222,7 +231,7 @@ class DirReader:
         digest: str | None = None,
     ) -> Entry:
         is_dir = stat.S_ISDIR(st.st_mode)
-        mtime = datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC)
+        mtime = _time_of(st.st_mtime_ns)
 
         def content_digest() -> str:
             nonlocal digest

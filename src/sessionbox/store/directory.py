@@ -78,7 +78,8 @@ class DirVolume(DirReader):
         """Where ``path`` would go: its deepest existing ancestor, and what is there now."""
         above = segments(path)[:-1]
         fd = self._root(create=True)
-        assert fd is not None
+        if fd is None:
+            raise Unavailable("the volume directory could not be created")
         slot = _Slot(fd, path)
         try:
             for i, part in enumerate(above):
@@ -90,7 +91,8 @@ class DirVolume(DirReader):
                     slot.blocked = VPath("/" + "/".join(above[: i + 1]))
                     return slot
                 child = sfs.open_child_dir(slot.fd, part)
-                assert child is not None
+                if child is None:
+                    raise Unavailable(f"{part} disappeared while {path} was being written")
                 os.close(slot.fd)
                 slot.fd = child
             st = sfs.lstat_at(slot.fd, slot.name)
@@ -111,7 +113,8 @@ class DirVolume(DirReader):
             at = paths.join(at, name)
             os.mkdir(name, 0o777, dir_fd=slot.fd)
             child = sfs.open_child_dir(slot.fd, name)
-            assert child is not None
+            if child is None:
+                raise Unavailable(f"{name} disappeared while it was being created")
             os.close(slot.fd)
             slot.fd = child
             st = os.fstat(child)
@@ -208,7 +211,8 @@ class DirVolume(DirReader):
             fd = self._make_parents(slot)
             os.mkdir(slot.name, 0o777, dir_fd=fd)
             st = sfs.lstat_at(fd, slot.name)
-            assert st is not None
+            if st is None:
+                raise Unavailable(f"{path} disappeared while it was being created")
             entry = self._entry(fd, slot.name, path, st, None)
             self._record(fd, slot.name, replace(entry, id=uuid7(), created_at=self._now))
         return self.stat(path)
