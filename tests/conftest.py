@@ -20,7 +20,7 @@ from sessionbox.store import open_store
 from sessionbox.store.base import Store, VolumeKey
 from tests import _postgres
 
-STORES = ["sqlite", "postgres"]
+STORES = ["sqlite", "postgres", "directory"]
 MiB = 1024 * 1024
 
 
@@ -61,7 +61,8 @@ def settings_and_store(
         store: Store = request.getfixturevalue("_pg_store")
         yield small_limits(tmp_path, store=store.url), store
         return
-    settings = small_limits(tmp_path)
+    extra = {"store": f"dir:///{tmp_path / 'dirstore'}"} if request.param == "directory" else {}
+    settings = small_limits(tmp_path, **extra)
     store = open_store(settings.store_url, settings)
     yield settings, store
     store.close()
@@ -140,6 +141,8 @@ def live_server(
     extra = {}
     if request.param == "postgres":
         extra["store"] = request.getfixturevalue("postgres_url")
+    if request.param == "directory":
+        extra["store"] = f"dir:///{data_dir / 'dirstore'}"
     server = LiveServer(small_limits(data_dir, **extra)).start()
     yield server
     server.stop()

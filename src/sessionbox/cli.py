@@ -27,7 +27,7 @@ StoreOpt = Annotated[
     typer.Option(
         "--store",
         envvar="SESSIONBOX_STORE",
-        help="sqlite:///path, postgresql://... (default: sqlite in --data-dir)",
+        help="sqlite:///path, postgresql://..., dir:///path (default: sqlite in --data-dir)",
     ),
 ]
 DataDirOpt = Annotated[

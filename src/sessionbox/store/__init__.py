@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sessionbox.config import Settings
 from sessionbox.errors import InvalidInput
+from sessionbox.store._sqlstore import SqlStore
 from sessionbox.store.base import Limits, Store
 
 
@@ -16,7 +17,7 @@ def limits_from(settings: Settings) -> Limits:
 
 
 def open_store(url: str, settings: Settings | None = None, *, migrate: bool = True) -> Store:
-    """Open the store a URL names (``sqlite:///``, ``postgresql://``) and migrate it."""
+    """Open the store a URL names (``sqlite:///``, ``postgresql://``, ``dir:///``), migrated."""
     settings = settings or Settings()
     limits = limits_from(settings)
     store: Store
@@ -32,8 +33,14 @@ def open_store(url: str, settings: Settings | None = None, *, migrate: bool = Tr
                 "PostgreSQL needs the extra: pip install 'sessionbox[postgres]'"
             ) from exc
         store = PostgresStore(url, limits, pool_max=settings.pg_pool_max)
+    elif url.startswith("dir:///"):
+        from sessionbox.store.dirstore import DirectoryStore
+
+        store = DirectoryStore(url, limits, synchronous=settings.sqlite_synchronous)
     else:
         raise InvalidInput(f"unknown store URL {url!r}: use sqlite:///, postgresql:// or dir:///")
+    if isinstance(store, SqlStore) and store.dir_root is None:
+        store.scopes_dir = settings.scopes_dir.absolute()  # unsafe sessions' files volumes
     if migrate:
         store.migrate()
     return store

@@ -8,13 +8,18 @@ or in ``_volume.py``, written once.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sessionbox.errors import Exists, NotFound, SessionNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
+from sessionbox.store import _safefs
 from sessionbox.store._dialect import Dialect
+from sessionbox.store._dirmeta import DirMeta
+from sessionbox.store._dirread import Place, read_range
 from sessionbox.store._volume import SqlVolume
 from sessionbox.store.base import (
     CHUNK_BYTES,
@@ -27,6 +32,7 @@ from sessionbox.store.base import (
     VolumeReader,
     VolumeWriter,
 )
+from sessionbox.store.directory import DirVolume
 
 T = TypeVar("T")
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"
@@ -41,10 +47,58 @@ def _fetch_one(sql: str, params: tuple[Any, ...], conn: Any) -> Any:
 class SqlStore:
     dialect: Dialect
     url: str
+    dir_root: Path | None = None
+    """A ``dir:///`` store: every volume is a directory below this."""
+    scopes_dir: Path | None = None
+    """Where the ``files`` volume of each unsafe session lives (``Settings.scopes_dir``)."""
 
     def __init__(self, url: str, limits: Limits) -> None:
         self.url = url
         self.limits = limits
+
+    # -- where volumes live ----------------------------------------------------------
+
+    def _place(self, volume: VolumeKey) -> Place | None:
+        """The directory of a directory-backed volume; None for a volume kept in SQL."""
+        a, s = volume.agent_id, volume.session_id
+        if self.dir_root is not None:
+            if s is None:
+                return self.dir_root, ("agents", a, volume.kind)
+            return self.dir_root, ("agents", a, "sessions", s, volume.kind)
+        if self.scopes_dir is not None and volume.kind == "files" and _is_unsafe(s):
+            return self.scopes_dir, (a, str(s))
+        return None
+
+    def _owner_places(self, volume: VolumeKey) -> dict[str, Place]:
+        """Every directory-backed volume whose bytes count towards ``volume``'s quota."""
+        kinds = SESSION_VOLUMES if volume.session_id is not None else (volume.kind,)
+        found = {k: self._place(VolumeKey(volume.agent_id, volume.session_id, k)) for k in kinds}
+        return {kind: place for kind, place in found.items() if place is not None}
+
+    def _session_dir(self, agent_id: str, session_id: str) -> Place | None:
+        """The one directory holding all of a session's directory-backed volumes."""
+        if self.dir_root is not None:
+            return self.dir_root, ("agents", agent_id, "sessions", session_id)
+        return self._place(VolumeKey(agent_id, session_id, "files"))
+
+    def scope_dir(self, agent_id: str, session_id: str) -> Path | None:
+        """The host directory of a session's ``files`` volume, if it is one (for ``scope_dir``)."""
+        place = self._place(VolumeKey(agent_id, session_id, "files"))
+        return place[0].joinpath(*place[1]) if place else None
+
+    def _make_dirs(self, agent_id: str, session_id: str) -> None:
+        """Create a new session's directories, so a native tool can start in them at once."""
+        for base, parts in self._owner_places(VolumeKey(agent_id, session_id, "files")).values():
+            with _safefs.os_errors(f"the directory of session {session_id}"):
+                fd = _safefs.open_root(base, parts, create=True)
+                if fd is not None:
+                    os.close(fd)
+
+    def _forget_dirs(self, agent_id: str, session_id: str) -> None:
+        place = self._session_dir(agent_id, session_id)
+        if place is not None:
+            with _safefs.os_errors(f"the directory of session {session_id}"):
+                _safefs.remove_under(*place)
 
     # -- provided by subclasses ------------------------------------------------
 
@@ -102,15 +156,40 @@ class SqlStore:
         return target[0], Usage(sum(r[2] for r in rows), sum(r[3] for r in rows))
 
     def view(self, volume: VolumeKey, fn: Callable[[VolumeReader], T]) -> T:
+        place = self._place(volume)
+
         def run(conn: Any) -> T:
             vid, usage = self._locate(conn, volume, lock=False)
+            if place is not None:
+                meta = DirMeta(conn, self.dialect, vid)
+                owners = self._owner_places(volume)
+                return fn(
+                    DirVolume(meta, place, kind=volume.kind, usage=usage, owner_places=owners)
+                )
             return fn(SqlVolume(conn, self.dialect, vid, usage=usage))
 
         return self._read_tx(run)
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
+        place = self._place(volume)
+
         def run(conn: Any) -> T:
             vid, usage = self._locate(conn, volume, lock=True)
+            if place is not None:
+                # The session's row locks (taken by _locate) serialise writers of the
+                # directory too; its usage is counted on disk, never in the counters.
+                meta = DirMeta(conn, self.dialect, vid)
+                disk = DirVolume(
+                    meta,
+                    place,
+                    kind=volume.kind,
+                    usage=usage,
+                    owner_places=self._owner_places(volume),
+                    limits=self.limits,
+                )
+                outcome = fn(disk)
+                disk.save_usage()
+                return outcome
             vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
             result = fn(vol)
             grown_bytes, grown_entries = vol.pending_usage()
@@ -127,6 +206,10 @@ class SqlStore:
         return self._write_tx(run)
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
+        place = self._place(volume)
+        if place is not None:
+            yield from read_range(place, entry, start, end)
+            return
         if entry.content_hash is None or start >= end:
             return
         sql = self.dialect.sql("SELECT data FROM blob_chunks WHERE hash = ? AND seq = ?")
@@ -189,6 +272,9 @@ class SqlStore:
             ).fetchone()
             if row is None:
                 raise Exists(f"session {session_id!r} already exists")
+            # A directory left by a deleted or expired session must not come back.
+            self._forget_dirs(agent_id, session_id)
+            self._make_dirs(agent_id, session_id)
             d.executemany(
                 conn,
                 "INSERT INTO volumes (agent_id, session_pk, kind) VALUES (?, ?, ?)",
@@ -250,6 +336,7 @@ class SqlStore:
 
         if self._write_tx(run) == 0:
             raise SessionNotFound(f"no session {session_id!r} for agent {agent_id!r}")
+        self._forget_dirs(agent_id, session_id)
 
     def list_agents(self, *, limit: int, after: str | None = None) -> list[str]:
         d = self.dialect
@@ -269,3 +356,13 @@ class SqlStore:
 
         if self._write_tx(run) == 0:
             raise NotFound(f"no agent {agent_id!r}")
+        with _safefs.os_errors(f"the directories of agent {agent_id}"):
+            if self.dir_root is not None:
+                _safefs.remove_under(self.dir_root, ("agents", agent_id))
+            if self.scopes_dir is not None:
+                _safefs.remove_under(self.scopes_dir, (agent_id,))
+
+
+def _is_unsafe(session_id: str | None) -> bool:
+    """Decided from the (already validated) id alone, like every mode check."""
+    return session_id is not None and session_id.startswith("unsafe_")

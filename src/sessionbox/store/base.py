@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, TypeVar
 
 from sessionbox.errors import TooLarge
@@ -296,6 +297,10 @@ class Store(Catalog, Protocol):
 
     def ping(self) -> None:
         """Raise ``Unavailable`` if the database cannot be reached."""
+        ...
+
+    def scope_dir(self, agent_id: str, session_id: str) -> Path | None:
+        """The host directory holding a session's ``files``, when it is a plain directory."""
         ...
 
     def migrate(self) -> list[str]:

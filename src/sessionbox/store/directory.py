@@ -1,0 +1,441 @@
+"""A volume that is a plain directory on the host, so native tools can work in it.
+
+``DirVolume`` (reads in ``_dirread.DirReader``) implements
+``VolumeReader``/``VolumeWriter`` with the same
+semantics as ``SqlVolume``: the SQL store hands one out, inside its
+transaction and under its session lock, for every directory-backed volume
+(``dir:///`` stores, and the ``files`` volume of every unsafe session). What a
+plain file cannot carry lives in the sidecar (``_dirmeta``); files changed by
+native tools are seen as they are on disk. Path safety is ``_safefs``'s.
+
+Every check runs before the first change on disk, so a refused operation has
+no effect; the changes themselves are single renames where the OS allows.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import stat
+from dataclasses import replace
+from typing import Any
+
+from sessionbox import paths
+from sessionbox.errors import (
+    DirectoryNotEmpty,
+    Exists,
+    IsADirectory,
+    MoveIntoSelf,
+    NotADirectory,
+    NotFound,
+    PathForbidden,
+    PathInvalid,
+    PreconditionFailed,
+    QuotaExceeded,
+    ReadOnly,
+    TooLarge,
+    Unavailable,
+)
+from sessionbox.ids import uuid7
+from sessionbox.paths import ROOT, VPath
+from sessionbox.store import _safefs as sfs
+from sessionbox.store._dirmeta import MetaRow
+from sessionbox.store._dirread import Census, DirReader, census, segments, stamp_of, visible
+from sessionbox.store._volume import check_if_match, root_entry
+from sessionbox.store.base import Content, Entry, Usage, WriteMode
+
+
+class DirVolume(DirReader):
+    """One directory-backed volume inside one store transaction: reads and changes."""
+
+    # -- writing -------------------------------------------------------------------
+
+    def _grow(self, new_bytes: int, new_entries: int) -> None:
+        """Account for a change about to be made, refusing growth past the session's limits.
+
+        The disk is counted once per transaction (native tools change it behind
+        sessionbox's back, so stored counters would drift), then kept up to date here.
+        """
+        if self._limits is None:
+            return
+        used = self.usage()
+        if new_bytes > 0 and used.bytes_used + new_bytes > self._limits.session_quota_bytes:
+            raise QuotaExceeded(
+                f"the session would hold {used.bytes_used + new_bytes} bytes, "
+                f"over its quota of {self._limits.session_quota_bytes}"
+            )
+        if new_entries > 0 and used.entry_count + new_entries > (
+            self._limits.max_entries_per_session
+        ):
+            raise QuotaExceeded(
+                f"the session would hold more than {self._limits.max_entries_per_session} entries"
+            )
+        self._delta = Usage(
+            self._delta.bytes_used + new_bytes, self._delta.entry_count + new_entries
+        )
+
+    def _target(self, path: VPath) -> _Slot:
+        """Where ``path`` would go: its deepest existing ancestor, and what is there now."""
+        above = segments(path)[:-1]
+        fd = self._root(create=True)
+        if fd is None:
+            raise Unavailable("the volume directory could not be created")
+        slot = _Slot(fd, path)
+        try:
+            for i, part in enumerate(above):
+                st = sfs.lstat_at(slot.fd, part)
+                if st is None:
+                    slot.missing = above[i:]
+                    return slot
+                if stat.S_ISREG(st.st_mode):
+                    slot.blocked = VPath("/" + "/".join(above[: i + 1]))
+                    return slot
+                child = sfs.open_child_dir(slot.fd, part)
+                if child is None:
+                    raise Unavailable(f"{part} disappeared while {path} was being written")
+                os.close(slot.fd)
+                slot.fd = child
+            st = sfs.lstat_at(slot.fd, slot.name)
+            if st is not None:
+                if not stat.S_ISDIR(st.st_mode):
+                    sfs.check_regular(st, path)
+                slot.existing = self._entry(slot.fd, slot.name, path, st, self._meta.get(path))
+        except BaseException:
+            slot.close()
+            raise
+        return slot
+
+    def _make_parents(self, slot: _Slot) -> int:
+        """Create the missing ancestors of ``slot.path``; the parent's fd (owned by ``slot``)."""
+        above = segments(slot.path)[:-1]
+        at = VPath("/" + "/".join(above[: len(above) - len(slot.missing)]))
+        for name in slot.missing:
+            at = paths.join(at, name)
+            os.mkdir(name, 0o777, dir_fd=slot.fd)
+            child = sfs.open_child_dir(slot.fd, name)
+            if child is None:
+                raise Unavailable(f"{name} disappeared while it was being created")
+            os.close(slot.fd)
+            slot.fd = child
+            st = os.fstat(child)
+            self._meta.put(
+                [MetaRow(at, uuid7(), False, None, {}, 1, None, self._now, stamp_of(st))]
+            )
+        slot.missing = []
+        return slot.fd
+
+    def write(
+        self,
+        path: VPath,
+        content: Content,
+        *,
+        mode: WriteMode,
+        if_match: str | None = None,
+        readonly: bool | None = None,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[Entry, bool]:
+        self._guard(path)
+        if self._limits is not None and content.size > self._limits.max_file_bytes:
+            raise TooLarge(
+                f"{content.size} bytes is over the file size limit of {self._limits.max_file_bytes}"
+            )
+        with sfs.os_errors(path), self._target(path) as slot:
+            existing = slot.existing
+            if existing is None:
+                if mode == "update":
+                    raise NotFound(f"no such file: {path}")
+                if if_match is not None:
+                    raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match")
+                if slot.blocked:
+                    raise NotADirectory(f"{slot.blocked} is a file, not a directory")
+                self._grow(content.size, len(slot.missing) + 1)
+                fd = self._make_parents(slot)
+                mtime = sfs.atomic_write(fd, slot.name, content.chunks(), readonly=bool(readonly))
+                entry = self._entry_for(path, content, readonly, content_type, meta, None)
+                self._record(fd, slot.name, entry, mtime)
+                return entry, True
+            if existing.is_directory:
+                raise IsADirectory(f"is a directory: {path}")
+            if mode == "create":
+                raise Exists(f"already exists: {path}")
+            check_if_match(existing, if_match)
+            if existing.is_readonly:
+                raise ReadOnly(f"{path} is read-only; clear is_readonly before changing it")
+            self._grow(content.size - existing.size_bytes, 0)
+            perms = stat.S_IMODE(os.stat(slot.name, dir_fd=slot.fd, follow_symlinks=False).st_mode)
+            mtime = sfs.atomic_write(
+                slot.fd, slot.name, content.chunks(), readonly=bool(readonly), perms=perms
+            )
+            entry = self._entry_for(path, content, readonly, content_type, meta, existing)
+            self._record(slot.fd, slot.name, entry, mtime)
+            return entry, False
+
+    def _entry_for(
+        self,
+        path: VPath,
+        content: Content,
+        readonly: bool | None,
+        content_type: str | None,
+        meta: dict[str, Any] | None,
+        old: Entry | None,
+    ) -> Entry:
+        return Entry(
+            id=old.id if old else uuid7(),
+            path=path,
+            is_directory=False,
+            is_readonly=bool(readonly),
+            size_bytes=content.size,
+            content_type=content_type or (old.content_type if old else None),
+            meta=(old.meta if old else {}) if meta is None else meta,
+            version=old.version + 1 if old else 1,
+            content_hash=content.hash,
+            created_at=old.created_at if old else self._now,
+            updated_at=self._now,
+        )
+
+    def mkdir(self, path: VPath, *, exist_ok: bool = False) -> Entry:
+        if path == ROOT:
+            if exist_ok:
+                return root_entry()
+            raise Exists("already exists: /")
+        self._guard(path)
+        with sfs.os_errors(path), self._target(path) as slot:
+            if slot.existing is not None:
+                if slot.existing.is_directory and exist_ok:
+                    return slot.existing
+                raise Exists(f"already exists: {path}")
+            if slot.blocked:
+                raise NotADirectory(f"{slot.blocked} is a file, not a directory")
+            self._grow(0, len(slot.missing) + 1)
+            fd = self._make_parents(slot)
+            os.mkdir(slot.name, 0o777, dir_fd=fd)
+            st = sfs.lstat_at(fd, slot.name)
+            if st is None:
+                raise Unavailable(f"{path} disappeared while it was being created")
+            entry = self._entry(fd, slot.name, path, st, None)
+            self._record(fd, slot.name, replace(entry, id=uuid7(), created_at=self._now))
+        return self.stat(path)
+
+    def set_attrs(
+        self,
+        path: VPath,
+        *,
+        readonly: bool | None = None,
+        meta: dict[str, Any] | None = None,
+        if_match: str | None = None,
+    ) -> Entry:
+        if path == ROOT:
+            raise PathInvalid("the root directory has no attributes to change")
+        entry = self.stat(path)
+        check_if_match(entry, if_match)
+        fd, name, _ = self._find(path)
+        try:
+            with sfs.os_errors(path):
+                if readonly is not None and not entry.is_directory:
+                    sfs.set_readonly(fd, name, readonly)
+                changed = replace(
+                    entry,
+                    is_readonly=entry.is_readonly if readonly is None else readonly,
+                    meta=entry.meta if meta is None else meta,
+                    version=entry.version + 1,
+                )
+                self._record(fd, name, changed)
+        finally:
+            os.close(fd)
+        return self.stat(path)
+
+    def _census_of(self, fd: int, name: str, path: VPath, entry: Entry) -> Census:
+        """The tree at ``path`` (``entry``) counted on disk, top included."""
+        found = Census(entries=1, bytes=entry.size_bytes)
+        if entry.is_directory:
+            child = sfs.open_child_dir(fd, name)
+            if child is not None:
+                try:
+                    census(child, segments(path), found)
+                finally:
+                    os.close(child)
+        return found
+
+    def delete(self, path: VPath, *, recursive: bool = False, if_match: str | None = None) -> int:
+        if path == ROOT:
+            children = self.list(ROOT, limit=1_000_000)
+            if children and not recursive:
+                raise DirectoryNotEmpty("/ is not empty; delete it with recursive=true")
+            return sum(self.delete(child.path, recursive=True) for child in children)
+        self._guard(path)
+        if self._unlink_odd(path, if_match):
+            return 1
+        entry = self.stat(path)
+        check_if_match(entry, if_match)
+        fd, name, _ = self._find(path)
+        try:
+            with sfs.os_errors(path):
+                tree = self._census_of(fd, name, path, entry)
+                if tree.entries > 1 and not recursive:
+                    raise DirectoryNotEmpty(f"{path} is not empty; delete it with recursive=true")
+                if tree.sensitive:
+                    raise PathForbidden(f"{path} holds sensitive files; they are never removed")
+                self._grow(-tree.bytes, -tree.entries)
+                sfs.remove(fd, name)
+                self._meta.drop(path)
+                return tree.entries
+        finally:
+            os.close(fd)
+
+    def _unlink_odd(self, path: VPath, if_match: str | None) -> bool:
+        """Remove a link, FIFO, device or hard link a native tool left: only its name goes."""
+        parts = segments(path)
+        with sfs.os_errors(path):
+            fd = self._open(parts[:-1])
+            if fd is None:
+                return False
+            try:
+                st = sfs.lstat_at(fd, parts[-1])
+                if st is None or visible(parts, st) or stat.S_ISDIR(st.st_mode):
+                    return False
+                if if_match not in (None, "*"):
+                    raise PreconditionFailed(f"{path} has no ETag: it is not a regular file")
+                self._grow(-st.st_size if stat.S_ISREG(st.st_mode) else 0, -1)
+                os.unlink(parts[-1], dir_fd=fd)
+                self._meta.drop(path)
+                return True
+            finally:
+                os.close(fd)
+
+    def _claim(self, src: Entry, dst: VPath, overwrite: bool, grow: Usage) -> _Slot:
+        """Check that ``dst`` may receive ``src`` (``grow`` more) before anything changes."""
+        if src.path == ROOT:
+            raise PathInvalid("the root directory cannot be moved or copied")
+        if src.is_directory and paths.is_within(dst, src.path):
+            raise MoveIntoSelf(f"cannot put {src.path} inside itself ({dst})")
+        if paths.is_within(src.path, dst):
+            raise MoveIntoSelf(f"{dst} contains {src.path}; it cannot be replaced by it")
+        self._guard(dst)
+        slot = self._target(dst)
+        try:
+            target = slot.existing
+            if target is not None:
+                if not overwrite:
+                    raise Exists(f"already exists: {dst}; pass overwrite=true to replace it")
+                if target.is_readonly:
+                    raise ReadOnly(f"{dst} is read-only and cannot be replaced")
+                cleared = self._census_of(slot.fd, slot.name, dst, target)
+                if cleared.sensitive:
+                    raise PathForbidden(f"{dst} holds sensitive files; they are never removed")
+                self._grow(-cleared.bytes, -cleared.entries)
+            elif slot.blocked:
+                raise NotADirectory(f"{slot.blocked} is a file, not a directory")
+            self._grow(grow.bytes_used, grow.entry_count + len(slot.missing))
+        except BaseException:
+            slot.close()
+            raise
+        return slot
+
+    def _clear(self, slot: _Slot) -> int:
+        """Make room at a claimed target; the parent directory's fd (owned by ``slot``)."""
+        if slot.existing is not None:
+            sfs.remove(slot.fd, slot.name)
+            self._meta.drop(slot.path)
+            return slot.fd
+        return self._make_parents(slot)
+
+    def move(
+        self, src: VPath, dst: VPath, *, overwrite: bool = False, if_match: str | None = None
+    ) -> Entry:
+        self._guard(src)
+        entry = self.stat(src)
+        check_if_match(entry, if_match)
+        if src == dst:
+            return entry
+        src_fd, src_name, _ = self._find(src)
+        try:
+            with sfs.os_errors(src):
+                if self._census_of(src_fd, src_name, src, entry).sensitive:
+                    raise PathForbidden(f"{src} holds sensitive files; they are never moved")
+                with self._claim(entry, dst, overwrite, Usage(0, 0)) as slot:
+                    dst_fd = self._clear(slot)
+                    os.rename(src_name, slot.name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+                    os.fsync(dst_fd)
+                    self._meta.rename(src, dst)
+                    self._record(dst_fd, slot.name, replace(entry, path=dst))
+        finally:
+            os.close(src_fd)
+        return self.stat(dst)
+
+    def copy(self, src: VPath, dst: VPath, *, overwrite: bool = False) -> Entry:
+        self._guard(src)
+        entry = self.stat(src)
+        if src == dst:
+            raise Exists(f"cannot copy {src} onto itself")
+        src_fd, src_name, _ = self._find(src)
+        try:
+            with sfs.os_errors(src):
+                found = self._census_of(src_fd, src_name, src, entry)
+        finally:
+            os.close(src_fd)
+        if found.sensitive or found.unusual:
+            raise PathForbidden(f"{src} holds sensitive files, links or special files")
+        tree = [e for e, _ in self.walk(src, with_content=False)]
+        size = Usage(sum(e.size_bytes for e in tree), len(tree))
+        with sfs.os_errors(dst), self._claim(entry, dst, overwrite, size) as slot:
+            self._clear(slot)
+        with sfs.os_errors(dst):
+            for item in tree:
+                self._copy_one(item, paths.rebase(item.path, src, dst))
+        return self.stat(dst)
+
+    def _copy_one(self, item: Entry, target: VPath) -> None:
+        parent = self._open(segments(target)[:-1])
+        if parent is None:
+            raise Unavailable(f"the parent of {target} disappeared during a copy")
+        name = paths.name(target)
+        try:
+            mtime = None
+            if item.is_directory:
+                os.mkdir(name, 0o777, dir_fd=parent)
+            else:
+                src_parent, src_name, _ = self._find(item.path)
+                try:
+                    fd, opened = sfs.open_regular(src_parent, src_name)
+                finally:
+                    os.close(src_parent)
+                try:
+                    mtime = sfs.atomic_write(
+                        parent,
+                        name,
+                        sfs.read_pieces(fd),
+                        readonly=item.is_readonly,
+                        perms=stat.S_IMODE(opened.st_mode),
+                    )
+                finally:
+                    os.close(fd)
+            copied = replace(
+                item, id=uuid7(), path=target, version=1, created_at=self._now, updated_at=self._now
+            )
+            self._record(parent, name, copied, mtime)
+        finally:
+            os.close(parent)
+
+
+class _Slot:
+    """A path about to be written: an open ancestor directory and what was found there."""
+
+    def __init__(self, fd: int, path: VPath) -> None:
+        self.fd = fd
+        self.path = path
+        self.name = paths.name(path)
+        self.missing: builtins.list[str] = []
+        self.blocked: VPath | None = None
+        self.existing: Entry | None = None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> _Slot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
