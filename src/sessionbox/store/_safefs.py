@@ -13,6 +13,8 @@ the target and the directory fsynced: a crash leaves old or new content.
 from __future__ import annotations
 
 import errno
+import fcntl
+import hashlib
 import os
 import secrets
 import stat
@@ -334,3 +336,32 @@ def set_readonly(dir_fd: int, name: str, readonly: bool) -> None:
             os.fchmod(fd, wanted)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def volume_lock(base: Path, parts: Sequence[str], *, shared: bool) -> Iterator[None]:
+    """Readers of a directory volume share this lock; a writer holds it alone.
+
+    Without it a reader could list a volume half-way through a multi-step change
+    (a snapshot rotation shows one history file too many). ``flock`` works across
+    threads (one open file each) and processes; the lock file lives in
+    ``base/.locks``, outside every user-visible tree.
+    """
+    path = _lock_file(base, parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
+
+
+def forget_volume_lock(base: Path, parts: Sequence[str]) -> None:
+    """Remove a deleted volume's lock file, so they do not pile up."""
+    with suppress(FileNotFoundError):
+        _lock_file(base, parts).unlink()
+
+
+def _lock_file(base: Path, parts: Sequence[str]) -> Path:
+    return base / ".locks" / (hashlib.sha256("/".join(parts).encode()).hexdigest()[:40] + ".lock")

@@ -99,6 +99,10 @@ class SqlStore:
         if place is not None:
             with _safefs.os_errors(f"the directory of session {session_id}"):
                 _safefs.remove_under(*place)
+                for volume_place in self._owner_places(
+                    VolumeKey(agent_id, session_id, "files")
+                ).values():
+                    _safefs.forget_volume_lock(*volume_place)
 
     # -- provided by subclasses ------------------------------------------------
 
@@ -168,7 +172,10 @@ class SqlStore:
                 )
             return fn(SqlVolume(conn, self.dialect, vid, usage=usage))
 
-        return self._read_tx(run)
+        if place is None:
+            return self._read_tx(run)
+        with _safefs.volume_lock(*place, shared=True):
+            return self._read_tx(run)
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         place = self._place(volume)
@@ -203,7 +210,12 @@ class SqlStore:
                 )
             return result
 
-        return self._write_tx(run)
+        if place is None:
+            return self._write_tx(run)
+        # Taken before the database's write lock and held past its commit, so readers
+        # never see the disk and the sidecar disagree; every path takes this lock first.
+        with _safefs.volume_lock(*place, shared=False):
+            return self._write_tx(run)
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         place = self._place(volume)
