@@ -174,6 +174,9 @@ async def run_periodically(service: RetentionService, settings: Settings) -> Non
         except SessionboxError as exc:  # the store was away: try again next round
             log.warning("scheduled retention failed: %s", exc)
             continue
+        except Exception:  # never let one bad round end the schedule
+            log.exception("scheduled retention failed")
+            continue
         log.info(
             "retention: %d session(s), %d output(s) pruned; %d blob(s) collected",
             len(prune.sessions_deleted),

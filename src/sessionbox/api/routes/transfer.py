@@ -67,6 +67,8 @@ async def import_archive(
             body.write(piece)
         body.seek(0)
         plan = await run_in_threadpool(service.read_archive, body)  # type: ignore[arg-type]
+    for sid in plan.sessions if session_id is None else ():
+        caller.check_session(agent_id, sid, write=True)
     report = await run_in_threadpool(
         lambda: service.import_plan(agent_id, plan, session_id=session_id)
     )
