@@ -182,9 +182,12 @@ class OutputService:
 
         return self.store.update(self.volume(agent_id, session_id), run)
 
-    def get_output(self, agent_id: str, session_id: str, output_id: str) -> Output:
+    def get_output(
+        self, agent_id: str, session_id: str, output_id: str, *, max_bytes: int | None = None
+    ) -> Output:
+        """One output with its data; ``TooLarge`` past ``max_bytes`` (default: the JSON limit)."""
         n = parse_output_id(output_id)
-        limit = self.settings.json_read_limit_bytes
+        limit = self.settings.json_read_limit_bytes if max_bytes is None else max_bytes
         return self.store.view(
             self.volume(agent_id, session_id), lambda vol: self._read(vol, n, limit)
         )

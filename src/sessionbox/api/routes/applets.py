@@ -93,7 +93,16 @@ async def get_state(agent_id: str, slug: str, caller: Caller, service: Applets) 
     return JSONResponse(state, headers={"ETag": etag})
 
 
-@router.put("/{slug}/state", summary="Replace the state; If-Match makes it 412 when stale")
+@router.put(
+    "/{slug}/state",
+    summary="Replace the state; If-Match makes it 412 when stale",
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "required": True,
+        }
+    },
+)
 async def set_state(
     request: Request,
     agent_id: str,

@@ -139,7 +139,10 @@ async def get_output(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     caller.check_session(agent_id, session_id)
-    output = await run_in_threadpool(service.get_output, agent_id, session_id, output_id)
+    limit = service.settings.max_file_bytes * 2 if raw else None  # base64 text is 4/3 the bytes
+    output = await run_in_threadpool(
+        lambda: service.get_output(agent_id, session_id, output_id, max_bytes=limit)
+    )
     headers = {"ETag": output.etag}
     if raw:
         headers["X-Content-Type-Options"] = "nosniff"

@@ -43,7 +43,17 @@ async def export(agent_id: str, session_id: str, caller: Caller, service: Transf
     )
 
 
-@router.post("/import", status_code=201, summary="Import an exported .tar.gz (all or nothing)")
+@router.post(
+    "/import",
+    status_code=201,
+    summary="Import an exported .tar.gz (all or nothing)",
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            "required": True,
+        }
+    },
+)
 async def import_archive(
     request: Request,
     agent_id: str,
