@@ -12,8 +12,9 @@ import pytest
 
 import sessionbox
 from sessionbox.errors import InvalidInput, SessionNotFound
+from sessionbox.paths import VPath
 from sessionbox.services.retention import RetentionService, parse_duration, run_periodically
-from sessionbox.store.base import Store
+from sessionbox.store.base import Content, Store, VolumeKey, VolumeWriter
 
 
 def _scalar(store: Store, sql: str, *params: Any) -> Any:
@@ -175,3 +176,31 @@ def test_scheduled_task_prunes(box: sessionbox.Sessionbox, store: Store, agent: 
         assert _scalar(store, count, agent) == 0
 
     asyncio.run(run())
+
+
+def test_postgres_sweep_skips_a_blob_a_writer_is_reusing(_pg_store: Store, agent: str) -> None:
+    """The interleaving that used to break: a sweep while a writer holds a marked blob."""
+    store = _pg_store
+    store.create_session(agent, "safe_named_pgrace", "safe", "named")
+    volume = VolumeKey(agent, "safe_named_pgrace", "files")
+    data = f"pg race {agent}".encode()
+    store.update(volume, lambda v: v.write(VPath("/a"), Content.of(data), mode="create"))
+    store.update(volume, lambda v: v.delete(VPath("/a")))
+    assert store.gc_mark() >= 1  # the blob is now marked and unreferenced
+    swept: list[tuple[int, int]] = []
+
+    def reuse_while_sweeping(vol: VolumeWriter) -> None:
+        vol.write(VPath("/b"), Content.of(data), mode="create")
+        # Still inside the writer's transaction: the sweep must skip the blob, not wait.
+        sweeper = threading.Thread(
+            target=lambda: swept.append(store.gc_sweep(datetime.now(UTC) + timedelta(hours=1)))
+        )
+        sweeper.start()
+        sweeper.join(60)
+        assert not sweeper.is_alive()
+
+    store.update(volume, reuse_while_sweeping)
+    blob = Content.of(data).hash
+    assert _scalar(store, "SELECT count(*) FROM blobs WHERE hash = ?", blob) == 1
+    assert store.view(volume, lambda v: v.read(VPath("/b"), max_bytes=100))[1] == data
+    assert _scalar(store, "SELECT orphaned_at FROM blobs WHERE hash = ?", blob) is None
