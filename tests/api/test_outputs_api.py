@@ -191,3 +191,9 @@ def test_unknown_session_and_session_delete(http: httpx.Client, agent: str) -> N
     problem(http.get(f"{url}/out_1"), 404, "output_not_found")
     store(http, url, "second life")
     assert http.get(f"{url}/out_1").json()["data"] == "second life"
+
+
+def test_foreign_cursor_is_refused(http: httpx.Client, outputs_url: str) -> None:
+    store(http, outputs_url)
+    forged = base64.urlsafe_b64encode(b"zz").decode().rstrip("=")
+    problem(http.get(outputs_url, params={"cursor": forged}), 400, "cursor_invalid")

@@ -20,7 +20,7 @@ from typing import Any
 
 from sessionbox import paths
 from sessionbox.config import Settings
-from sessionbox.errors import EncodingInvalid, InvalidInput, NotFound, OutputNotFound
+from sessionbox.errors import CursorInvalid, EncodingInvalid, InvalidInput, NotFound, OutputNotFound
 from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import VPath
 from sessionbox.services._bytecache import ByteCache
@@ -32,7 +32,7 @@ EXTENSIONS = ("txt", "json", "b64")
 SEQ_PATH = VPath("/_seq")
 MARKER = re.compile(r"\[output:(out_[1-9][0-9]{0,17})\]")
 _ID = re.compile(r"out_([1-9][0-9]{0,17})")
-_FILE = re.compile(r"out_([1-9][0-9]{0,17})\.(txt|json|b64)")
+FILE_NAME = re.compile(r"out_([1-9][0-9]{0,17})\.(txt|json|b64)")
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
 MAX_METADATA_BYTES = 64 * 1024
 MAX_RESOLVE_IDS = 1000
@@ -53,7 +53,7 @@ def parse_output_id(output_id: str) -> int:
 
 def output_file(entry: Entry) -> tuple[int, str] | None:
     """(n, extension) for an output's file, None for anything else in the volume."""
-    match = _FILE.fullmatch(entry.name)
+    match = FILE_NAME.fullmatch(entry.name)
     if match is None or entry.is_directory:
         return None
     return int(match.group(1)), match.group(2)
@@ -213,7 +213,9 @@ class OutputService:
         """Metadata in id order; a page starts after the id in ``cursor``."""
         size = clamp_limit(limit, DEFAULT_PAGE, self.settings.list_page_max)
         after_text = decode_cursor(cursor)
-        after = int(after_text) if after_text and after_text.isdigit() else 0
+        if after_text and not after_text.isdigit():
+            raise CursorInvalid(f"not a cursor this server issued: {cursor!r}")
+        after = int(after_text) if after_text else 0
         if type is not None and type not in OUTPUT_TYPES:
             raise InvalidInput(f"type must be one of {', '.join(OUTPUT_TYPES)}")
 
@@ -274,12 +276,13 @@ class OutputService:
             spent = 0
             for n in wanted:
                 try:
-                    entry, _ = find_output(vol, n)
+                    found_entry = find_output(vol, n)
                 except NotFound:
                     missing.append(f"out_{n}")
                     continue
+                entry, ext = found_entry
                 if spent + entry.size_bytes > budget:
-                    found.append(_to_output(entry, n, output_file(entry)[1], None))  # type: ignore[index]
+                    found.append(_to_output(entry, n, ext, None))
                     continue
                 spent += entry.size_bytes
                 found.append(self._read(vol, n, budget))

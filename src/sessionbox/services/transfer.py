@@ -169,7 +169,9 @@ class _Planner:
         if kind is None:
             raise _refuse(name, "not part of the export layout")
         path = _vpath(name, rest[1:])
-        if kind == "outputs" and (is_dir or not outlib._FILE.fullmatch(rest[-1]) or len(rest) != 2):
+        if kind == "outputs" and (
+            is_dir or not outlib.FILE_NAME.fullmatch(rest[-1]) or len(rest) != 2
+        ):
             raise _refuse(name, "outputs are files named out_<n>.txt|json|b64")
         data = None if is_dir else member.read()
         if kind == "outputs" and data is not None:
