@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sessionbox
 from sessionbox.errors import OutputNotFound
@@ -61,3 +65,40 @@ def test_library_surface(box: sessionbox.Sessionbox, agent: str) -> None:
     assert [o.id for o in found] == ["out_2"] and missing == ["out_7"]
     outputs.delete_output("out_1")
     assert [o.id for o in outputs.list_outputs()] == ["out_2"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pieces=st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            st.integers(0, 6).map(lambda n: f"[output:out_{n}]"),
+            st.sampled_from(["[output:out_01]", "[output:out_]", "[output:out_1", "[output:x]"]),
+        ),
+        max_size=12,
+    )
+)
+def test_resolve_finds_exactly_the_markers(
+    box: sessionbox.Sessionbox, agent: str, pieces: list[str]
+) -> None:
+    sid = "safe_named_markers"
+    try:
+        box.create_session(agent, sid)
+        outputs = box.session(agent, sid).outputs
+        for i in range(3):
+            outputs.store_output(f"data {i}", {"type": "raw"})
+    except sessionbox.Exists:
+        outputs = box.session(agent, sid).outputs
+    text = "".join(pieces)
+    wanted: list[str] = []
+    for match in re.finditer(r"\[output:(out_[1-9][0-9]*)\]", text):
+        if match.group(1) not in wanted:
+            wanted.append(match.group(1))
+    found, missing = outputs.resolve_markers(text)
+    assert [o.id for o in found] + missing == sorted(
+        wanted, key=lambda i: (i not in {"out_1", "out_2", "out_3"}, wanted.index(i))
+    )
+    assert all(o.data == f"data {int(o.id[4:]) - 1}" for o in found)
+    assert set(missing) == set(wanted) - {"out_1", "out_2", "out_3"}
