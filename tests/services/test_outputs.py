@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -102,3 +103,19 @@ def test_resolve_finds_exactly_the_markers(
     )
     assert all(o.data == f"data {int(o.id[4:]) - 1}" for o in found)
     assert set(missing) == set(wanted) - {"out_1", "out_2", "out_3"}
+
+
+def test_async_library_mirrors_outputs_and_applets(box: sessionbox.Sessionbox, agent: str) -> None:
+    from sessionbox.client.local import _AsyncProxy
+
+    async def run() -> None:
+        abox = _AsyncProxy(box)
+        await abox.create_session(agent, "safe_named_async")
+        handle = await abox.session(agent, "safe_named_async")
+        out = await handle.outputs.store_output("async", {"type": "raw"})
+        assert (await handle.outputs.get_output(out.id)).data == "async"
+        applets = await abox.applets(agent)
+        await applets.save("a", name="A", html="<p>")
+        assert [a.slug for a in await applets.list()] == ["a"]
+
+    asyncio.run(run())
