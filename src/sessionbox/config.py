@@ -58,6 +58,25 @@ class Settings(BaseSettings):
     )
     list_page_max: int = Field(10_000, description="Largest page a listing returns.")
     pg_pool_max: int = Field(20, description="PostgreSQL connections per process.")
+    output_cache_bytes: int = Field(
+        32 * MiB, description="Memory the server's hot-output read cache may hold (0: off)."
+    )
+    retention_interval_seconds: int = Field(
+        3600, description="How often the server prunes and collects garbage (0: never)."
+    )
+    retention_outputs_older_than: str | None = Field(
+        "30d",
+        description="Scheduled prune: delete outputs older than this (e.g. 30d; unset: keep).",
+    )
+    retention_sessions_idle_for: str | None = Field(
+        None, description="Scheduled prune: delete sessions idle this long (e.g. 90d; unset: keep)."
+    )
+    gc_grace_seconds: int = Field(
+        3600, description="An unreferenced blob is removed only this long after GC first saw it."
+    )
+    import_max_ratio: int = Field(
+        200, description="Import refuses archives that inflate more than this many times."
+    )
 
     @property
     def store_url(self) -> str:

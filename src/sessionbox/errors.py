@@ -16,6 +16,7 @@ turns the ``code`` back into the same class (``error_for_code``), so
     │   ├── EncodingInvalid               400 encoding_invalid
     │   ├── CursorInvalid                 400 cursor_invalid
     │   ├── SnapshotInvalid               422 snapshot_invalid
+    │   ├── SlugInvalid                   400 slug_invalid
     │   └── ArchiveInvalid                422 archive_invalid
     ├── Unauthorized                      401 unauthorized
     ├── Forbidden                         403 forbidden
@@ -107,6 +108,11 @@ class EncodingInvalid(InvalidInput):
 class CursorInvalid(InvalidInput):
     code = "cursor_invalid"
     title = "Invalid cursor"
+
+
+class SlugInvalid(InvalidInput):
+    code = "slug_invalid"
+    title = "Invalid applet slug"
 
 
 class ArchiveInvalid(InvalidInput):

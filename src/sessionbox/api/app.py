@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,13 +13,18 @@ from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
 from sessionbox.api import problems
-from sessionbox.api.routes import fs, sessions
+from sessionbox.api.routes import applets, fs, outputs, sessions, transfer
 from sessionbox.api.routes import snapshots as snapshot_routes
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
+from sessionbox.services._bytecache import ByteCache
+from sessionbox.services.applets import AppletService
 from sessionbox.services.files import FileService
+from sessionbox.services.outputs import OutputService
+from sessionbox.services.retention import RetentionService, run_periodically
 from sessionbox.services.sessions import SessionService
 from sessionbox.services.snapshots import SnapshotService
+from sessionbox.services.transfer import TransferService
 from sessionbox.store import open_store
 from sessionbox.store.base import Store
 
@@ -35,7 +41,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retention = asyncio.create_task(run_periodically(app.state.retention, settings))
         yield
+        retention.cancel()
         if owned:
             await run_in_threadpool(app.state.store.close)
 
@@ -51,10 +59,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.files = FileService(app.state.store, settings)
     app.state.sessions = SessionService(app.state.store, settings)
     app.state.snapshots = SnapshotService(app.state.store, settings)
+    app.state.outputs = OutputService(
+        app.state.store, settings, ByteCache(settings.output_cache_bytes)
+    )
+    app.state.applets = AppletService(app.state.store, settings)
+    app.state.retention = RetentionService(app.state.store, settings)
+    app.state.transfer = TransferService(app.state.store, settings)
     problems.install(app)
     app.include_router(sessions.router)
     app.include_router(fs.router)
     app.include_router(snapshot_routes.router)
+    app.include_router(outputs.router)
+    app.include_router(applets.router)
+    app.include_router(transfer.router)
     app.mount("/static", StaticFiles(packages=[("sessionbox", "web/static")]), name="static")
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")

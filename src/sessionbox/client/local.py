@@ -15,10 +15,13 @@ from typing import IO, Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from sessionbox.client._caco import Applets, Outputs
 from sessionbox.config import Settings
 from sessionbox.ids import Mode
+from sessionbox.services.applets import AppletService
 from sessionbox.services.files import FileService
 from sessionbox.services.grep import GrepFile
+from sessionbox.services.outputs import OutputService
 from sessionbox.services.sessions import SessionService
 from sessionbox.services.snapshots import (
     Envelope,
@@ -188,6 +191,7 @@ class SessionHandle:
         self.id = session_id
         self.files = Files(box._files, agent_id, session_id)
         self.snapshots = Snapshots(box._snapshots, agent_id, session_id)
+        self.outputs = Outputs(box._outputs, agent_id, session_id)
 
 
 class Sessionbox:
@@ -199,6 +203,8 @@ class Sessionbox:
         self._files = FileService(store, settings)
         self._sessions = SessionService(store, settings)
         self._snapshots = SnapshotService(store, settings)
+        self._outputs = OutputService(store, settings)
+        self._applets = AppletService(store, settings)
 
     def create_session(
         self,
@@ -230,6 +236,10 @@ class Sessionbox:
         """A handle on an existing session (operations raise ``SessionNotFound`` if not)."""
         return SessionHandle(self, agent_id, session_id)
 
+    def applets(self, agent_id: str) -> Applets:
+        """The agent's applets (shared by all its sessions)."""
+        return Applets(self._applets, agent_id)
+
     def close(self) -> None:
         self.store.close()
 
@@ -254,14 +264,14 @@ class _AsyncProxy:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
-        if isinstance(value, Files | SessionHandle | Snapshots):
+        if isinstance(value, Files | SessionHandle | Snapshots | Outputs):
             return _AsyncProxy(value)
         if not callable(value):
             return value
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             result = await run_in_threadpool(value, *args, **kwargs)
-            return _AsyncProxy(result) if isinstance(result, SessionHandle) else result
+            return _AsyncProxy(result) if isinstance(result, SessionHandle | Applets) else result
 
         return call
 

@@ -32,6 +32,10 @@ class Dialect:
     """SQLite flavour; ``PostgresDialect`` overrides what differs."""
 
     for_update = ""
+    # GC: a writer reusing a blob holds this lock until it commits; the sweeper skips
+    # rows so held. SQLite has one writer at a time and needs neither.
+    for_key_share = ""
+    skip_locked = ""
 
     def sql(self, text: str) -> str:
         return text
@@ -76,6 +80,8 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     for_update = " FOR UPDATE"
+    for_key_share = " FOR KEY SHARE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")

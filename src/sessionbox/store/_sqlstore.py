@@ -374,6 +374,99 @@ class SqlStore:
             if self.scopes_dir is not None:
                 _safefs.remove_under(self.scopes_dir, (agent_id,))
 
+    # -- retention and garbage collection ------------------------------------------
+
+    def stale_sessions(
+        self, *, idle_before: datetime | None, limit: int, after: tuple[str, str] | None = None
+    ) -> list[SessionRecord]:
+        d = self.dialect
+        now = d.ts(datetime.now(UTC))
+        idle = d.ts(idle_before) if idle_before is not None else None
+        start = after or ("", "")
+        rows = self._read_tx(
+            lambda conn: conn.execute(
+                d.sql(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions "
+                    "WHERE (agent_id > ? OR (agent_id = ? AND id > ?)) "
+                    "AND (expires_at <= ? OR last_active_at < ?) ORDER BY agent_id, id LIMIT ?"
+                ),
+                (start[0], start[0], start[1], now, idle, limit),
+            ).fetchall()
+        )
+        return [self._session(row) for row in rows]
+
+    def delete_stale_session(
+        self, agent_id: str, session_id: str, *, idle_before: datetime | None
+    ) -> bool:
+        d = self.dialect
+        now = d.ts(datetime.now(UTC))
+        idle = d.ts(idle_before) if idle_before is not None else None
+
+        def run(conn: Any) -> int:
+            cur = conn.execute(
+                d.sql(
+                    "DELETE FROM sessions WHERE agent_id = ? AND id = ? "
+                    "AND (expires_at <= ? OR last_active_at < ?)"
+                ),
+                (agent_id, session_id, now, idle),
+            )
+            return int(cur.rowcount)
+
+        if self._write_tx(run) != 1:
+            return False
+        self._forget_dirs(agent_id, session_id)  # its scope and dir:/// volumes go too
+        return True
+
+    def gc_mark(self) -> int:
+        d = self.dialect
+
+        def run(conn: Any) -> int:
+            cur = conn.execute(
+                d.sql(
+                    "UPDATE blobs SET orphaned_at = ? WHERE orphaned_at IS NULL AND NOT EXISTS "
+                    "(SELECT 1 FROM entries e WHERE e.blob_hash = blobs.hash)"
+                ),
+                (d.ts(datetime.now(UTC)),),
+            )
+            return int(cur.rowcount)
+
+        return self._write_tx(run)
+
+    def gc_sweep(self, marked_before: datetime, *, batch: int = 500) -> tuple[int, int]:
+        d = self.dialect
+        unreferenced = "NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_hash = blobs.hash)"
+
+        def run(conn: Any) -> tuple[int, int, int]:
+            rows = conn.execute(
+                d.sql(
+                    "SELECT hash FROM blobs WHERE orphaned_at IS NOT NULL AND orphaned_at <= ? "
+                    f"AND {unreferenced} ORDER BY hash LIMIT ?" + d.skip_locked
+                ),
+                (d.ts(marked_before), batch),
+            ).fetchall()
+            if not rows:
+                return 0, 0, 0
+            marks = ", ".join("?" for _ in rows)
+            hashes = tuple(row[0] for row in rows)
+            # Re-checked after locking: a writer that committed a reference since the
+            # SELECT's snapshot keeps its blob.
+            cur = conn.execute(
+                d.sql(
+                    f"DELETE FROM blobs WHERE hash IN ({marks}) AND {unreferenced} RETURNING size"
+                ),
+                hashes,
+            )
+            sizes = [int(row[0]) for row in cur.fetchall()]
+            return len(rows), len(sizes), sum(sizes)
+
+        removed = freed = 0
+        while True:
+            candidates, count, size = self._write_tx(run)
+            removed += count
+            freed += size
+            if candidates < batch:
+                return removed, freed
+
 
 def _is_unsafe(session_id: str | None) -> bool:
     """Decided from the (already validated) id alone, like every mode check."""

@@ -26,6 +26,7 @@ from sessionbox.errors import (
     QuotaExceeded,
     ReadOnly,
     TooLarge,
+    Unavailable,
 )
 from sessionbox.ids import uuid7
 from sessionbox.paths import ROOT, VPath
@@ -306,22 +307,37 @@ class SqlVolume:
                 self._insert_entry(directory, blob=None)
 
     def _store_blob(self, content: Content) -> None:
-        cur = self._q(
-            "INSERT INTO blobs (hash, size, chunk_count) VALUES (?, ?, ?) "
-            "ON CONFLICT (hash) DO NOTHING",
-            (content.hash, content.size, max(1, -(-content.size // (1024 * 1024)))),
-        )
-        if cur.rowcount == 1:
-            self._d.executemany(
-                self._conn,
-                "INSERT INTO blob_chunks (hash, seq, data) VALUES (?, ?, ?)",
-                [(content.hash, seq, piece) for seq, piece in enumerate(content.chunks())],
+        """Make sure the blob exists and cannot be collected before this transaction ends.
+
+        A new blob is inserted (invisible to GC until commit). An existing one is
+        locked ``FOR KEY SHARE`` (PostgreSQL) and its GC mark cleared; the sweeper
+        locks candidates ``FOR UPDATE SKIP LOCKED`` and re-checks references after
+        locking, so it either skips this blob or deletes it before we look, in which
+        case the next round inserts it afresh.
+        """
+        for _ in range(5):
+            cur = self._q(
+                "INSERT INTO blobs (hash, size, chunk_count) VALUES (?, ?, ?) "
+                "ON CONFLICT (hash) DO NOTHING",
+                (content.hash, content.size, max(1, -(-content.size // (1024 * 1024)))),
             )
-        else:  # shared again: a pending garbage collection must not take it
-            self._q(
-                "UPDATE blobs SET orphaned_at = NULL WHERE hash = ? AND orphaned_at IS NOT NULL",
+            if cur.rowcount == 1:
+                self._d.executemany(
+                    self._conn,
+                    "INSERT INTO blob_chunks (hash, seq, data) VALUES (?, ?, ?)",
+                    [(content.hash, seq, piece) for seq, piece in enumerate(content.chunks())],
+                )
+                return
+            row = self._q(
+                "SELECT orphaned_at FROM blobs WHERE hash = ?" + self._d.for_key_share,
                 (content.hash,),
-            )
+            ).fetchone()
+            if row is None:  # swept between the two statements: insert it again
+                continue
+            if row[0] is not None:  # shared again: a pending collection must not take it
+                self._q("UPDATE blobs SET orphaned_at = NULL WHERE hash = ?", (content.hash,))
+            return
+        raise Unavailable("the content store is busy collecting garbage; try again")
 
     def write(
         self,

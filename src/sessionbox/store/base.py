@@ -277,6 +277,30 @@ class Catalog(Protocol):
 
     def list_agents(self, *, limit: int, after: str | None = None) -> list[str]: ...
 
+    def stale_sessions(
+        self, *, idle_before: datetime | None, limit: int, after: tuple[str, str] | None = None
+    ) -> list[SessionRecord]:
+        """Expired sessions, and those idle since before ``idle_before``, by (agent, id)."""
+        ...
+
+    def delete_stale_session(
+        self, agent_id: str, session_id: str, *, idle_before: datetime | None
+    ) -> bool:
+        """Delete the session only if it is still expired or idle; False if not."""
+        ...
+
+    def gc_mark(self) -> int:
+        """Mark blobs no entry references (phase one of GC); returns how many."""
+        ...
+
+    def gc_sweep(self, marked_before: datetime) -> tuple[int, int]:
+        """Remove blobs marked before then and still unreferenced: (count, bytes).
+
+        Safe while writers run: a writer reusing a blob clears its mark and holds it
+        locked until commit; the sweep skips locked blobs and re-checks references.
+        """
+        ...
+
 
 class Store(Catalog, Protocol):
     """A catalog plus the volumes it owns; what ``open_store(url)`` returns."""
