@@ -347,7 +347,7 @@ def volume_lock(base: Path, parts: Sequence[str], *, shared: bool) -> Iterator[N
     threads (one open file each) and processes; the lock file lives in
     ``base/.locks``, outside every user-visible tree.
     """
-    path = _lock_file(base, parts)
+    path = volume_lock_file(base, parts)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -360,8 +360,9 @@ def volume_lock(base: Path, parts: Sequence[str], *, shared: bool) -> Iterator[N
 def forget_volume_lock(base: Path, parts: Sequence[str]) -> None:
     """Remove a deleted volume's lock file, so they do not pile up."""
     with suppress(FileNotFoundError):
-        _lock_file(base, parts).unlink()
+        volume_lock_file(base, parts).unlink()
 
 
-def _lock_file(base: Path, parts: Sequence[str]) -> Path:
-    return base / ".locks" / (hashlib.sha256("/".join(parts).encode()).hexdigest()[:40] + ".lock")
+def volume_lock_file(base: Path, parts: Sequence[str]) -> Path:
+    name = hashlib.sha256("/".join(parts).encode()).hexdigest()[:40]
+    return base / ".locks" / f"{name}.lock"

@@ -93,6 +93,9 @@ class SqlStore:
                 fd = _safefs.open_root(base, parts, create=True)
                 if fd is not None:
                     os.close(fd)
+                lock = _safefs.volume_lock_file(base, parts)  # made now, not on first read
+                lock.parent.mkdir(exist_ok=True)
+                lock.touch()
 
     def _forget_dirs(self, agent_id: str, session_id: str) -> None:
         place = self._session_dir(agent_id, session_id)
