@@ -22,6 +22,7 @@ from sessionbox.errors import (
     NotADirectory,
     NotFound,
     OutputNotFound,
+    PanelPathInvalid,
     PathForbidden,
     PathInvalid,
     PathReserved,
@@ -41,6 +42,8 @@ from sessionbox.errors import (
     Unauthorized,
     Unavailable,
 )
+from sessionbox.links import ChildLink, build_child_link, parse_child_link
+from sessionbox.services.sessions import Resolved
 from sessionbox.store.base import Entry, SessionRecord
 
 __version__ = "0.1.0"
@@ -50,6 +53,7 @@ __all__ = [
     "AgentNotFound",
     "AppletNotFound",
     "ArchiveInvalid",
+    "ChildLink",
     "Conflict",
     "CursorInvalid",
     "DirectoryNotEmpty",
@@ -64,6 +68,7 @@ __all__ = [
     "NotADirectory",
     "NotFound",
     "OutputNotFound",
+    "PanelPathInvalid",
     "PathForbidden",
     "PathInvalid",
     "PathReserved",
@@ -73,6 +78,7 @@ __all__ = [
     "RangeNotSatisfiable",
     "ReadOnly",
     "ReadOnlyToken",
+    "Resolved",
     "SessionIdInvalid",
     "SessionNotFound",
     "SessionRecord",
@@ -86,6 +92,8 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "__version__",
+    "build_child_link",
     "open",
     "open_async",
+    "parse_child_link",
 ]

@@ -11,11 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
 from sessionbox.api import problems
-from sessionbox.api.routes import fs, sessions
+from sessionbox.api.routes import fs, sessions, tokens
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
 from sessionbox.services.files import FileService
 from sessionbox.services.sessions import SessionService
+from sessionbox.services.tokens import TokenService
 from sessionbox.store import open_store
 from sessionbox.store.base import Store
 
@@ -47,9 +48,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store or open_store(settings.store_url, settings)
     app.state.files = FileService(app.state.store, settings)
     app.state.sessions = SessionService(app.state.store, settings)
+    app.state.tokens = TokenService(app.state.store)
     problems.install(app)
     app.include_router(sessions.router)
     app.include_router(fs.router)
+    app.include_router(tokens.router)
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")
     async def healthz() -> JSONResponse:
