@@ -206,11 +206,22 @@ def test_safe_token_cannot_ask_for_unsafe_listing(
             403,
             "mode_mismatch",
         )
-        problem(
-            client.post(
-                f"{base}/resolve", json={"mode": "safe", "parent_session": "unsafe_auto_p"}
-            ),
-            403,
-            "mode_mismatch",
-        )
     assert admin.get(base).json()["data"] == []
+    with as_token(guarded, safe) as client:
+        # An unsafe panel may spawn a safe child: the child's id is safe, the parent unopened.
+        child = client.post(
+            f"{base}/resolve",
+            json={"mode": "safe", "parent_session": "unsafe_auto_p", "name": "c"},
+        )
+        assert child.status_code == 201 and child.json()["session_id"] == "safe_auto_p~c"
+    assert [s["id"] for s in admin.get(base).json()["data"]] == ["safe_auto_p~c"]
+
+
+def test_an_open_server_ignores_tokens(http: httpx.Client, agent: str) -> None:
+    """No admin token configured: every caller is admin, whatever header it sends."""
+    safe = http.post("/v1/tokens", json={"agent_id": agent, "mode": "safe"}).json()["token"]
+    base = f"/v1/agents/{agent}/sessions"
+    headers = {"Authorization": f"Bearer {safe}"}
+    assert http.post(base, json={"id": "unsafe_named_u"}, headers=headers).status_code == 201
+    assert http.get(f"{base}/unsafe_named_u", headers=headers).status_code == 200
+    assert http.get(base, headers={"Authorization": "Bearer junk"}).status_code == 200

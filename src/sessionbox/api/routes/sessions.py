@@ -107,8 +107,8 @@ async def resolve_session(
         session_id=body.session_id,
         new_session=body.new_session,
     )
-    if body.parent_session is not None:
-        caller.check_session(agent_id, body.parent_session)
+    # Only the derived id is checked: a parent is an input to the derivation, never
+    # opened, and an unsafe panel may well spawn a safe child.
     caller.check_session(agent_id, str(sid))
     create = not caller.read_only
     try:
