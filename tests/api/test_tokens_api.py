@@ -225,3 +225,13 @@ def test_an_open_server_ignores_tokens(http: httpx.Client, agent: str) -> None:
     assert http.post(base, json={"id": "unsafe_named_u"}, headers=headers).status_code == 201
     assert http.get(f"{base}/unsafe_named_u", headers=headers).status_code == 200
     assert http.get(base, headers={"Authorization": "Bearer junk"}).status_code == 200
+
+
+@pytest.mark.parametrize("ttl", [10**18, 2**63, 100 * 366 * 86400 + 1])
+def test_absurd_ttls_are_400(http: httpx.Client, agent: str, ttl: int) -> None:
+    body = {"agent_id": agent, "mode": "safe", "ttl_seconds": ttl}
+    problem(http.post("/v1/tokens", json=body), 400, "invalid_input")
+    problem(
+        http.post(f"/v1/agents/{agent}/sessions", json={"ttl_seconds": ttl}), 400, "invalid_input"
+    )
+    assert http.get(f"/v1/agents/{agent}/sessions").json()["data"] == []

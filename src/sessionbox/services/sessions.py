@@ -24,6 +24,16 @@ from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode
 from sessionbox.store.base import SessionRecord, Store
 
 DEFAULT_PAGE = 100
+MAX_TTL_SECONDS = 100 * 366 * 86400
+
+
+def expiry(ttl_seconds: int | None) -> datetime | None:
+    """When something with this lifetime expires; a century at most (no overflow, no 500)."""
+    if ttl_seconds is None:
+        return None
+    if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
+        raise InvalidInput(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}")
+    return datetime.now(UTC) + timedelta(seconds=ttl_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +110,7 @@ class SessionService:
                 raise InvalidInput("a UUID session is always safe; give an unsafe_* id instead")
         elif mode is not None and mode != sid.mode:
             raise InvalidInput(f"mode {mode!r} does not match the id's mode {sid.mode!r}")
-        if ttl_seconds is not None and ttl_seconds <= 0:
-            raise InvalidInput("ttl_seconds must be positive")
-        expires = datetime.now(UTC) + timedelta(seconds=ttl_seconds) if ttl_seconds else None
+        expires = expiry(ttl_seconds)
         return self.store.create_session(agent_id, str(sid), sid.mode, sid.type, expires)
 
     def open(

@@ -13,11 +13,12 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sessionbox.errors import InvalidInput, ModeMismatch, Unauthorized
 from sessionbox.ids import MODES, Mode, parse_session_id, uuid7, validate_agent_id
 from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode_cursor
+from sessionbox.services.sessions import expiry
 from sessionbox.store.base import Store, TokenRecord
 
 PREFIX = "sbx_"
@@ -58,8 +59,7 @@ class TokenService:
             if sid.mode == "unsafe" and mode == "safe":
                 raise ModeMismatch("a safe token cannot be bound to an unsafe session")
             session_id = str(sid)
-        if ttl_seconds is not None and ttl_seconds <= 0:
-            raise InvalidInput("ttl_seconds must be positive")
+        expires_at = expiry(ttl_seconds)
         now = datetime.now(UTC)
         record = TokenRecord(
             id=str(uuid7()),
@@ -68,7 +68,7 @@ class TokenService:
             session_id=session_id,
             read_only=read_only,
             created_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds else None,
+            expires_at=expires_at,
         )
         token = PREFIX + secrets.token_urlsafe(32)
         self.store.create_token(record, secret_hash(token))
