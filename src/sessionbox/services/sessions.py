@@ -64,11 +64,12 @@ def plan_resolve(
         raise InvalidInput(f"mode must be 'safe' or 'unsafe': {mode!r}")
     if panel_path is not None:
         validate_panel_path(panel_path)
-    chosen = [
-        k
-        for k, v in (("session_id", session_id), ("parent_session", parent_session))
-        if v is not None
-    ] + (["new_session"] if new_session else [])
+    options = {
+        "session_id": session_id is not None,
+        "new_session": bool(new_session),
+        "parent_session": parent_session is not None,
+    }
+    chosen = [option for option, given in options.items() if given]
     if len(chosen) > 1:
         raise InvalidInput(f"give at most one of session_id, new_session, parent_session: {chosen}")
     if name is not None and parent_session is None:
