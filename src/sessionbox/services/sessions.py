@@ -27,13 +27,13 @@ DEFAULT_PAGE = 100
 MAX_TTL_SECONDS = 100 * 366 * 86400
 
 
-def expiry(ttl_seconds: int | None) -> datetime | None:
+def expiry(ttl_seconds: int | None, now: datetime | None = None) -> datetime | None:
     """When something with this lifetime expires; a century at most (no overflow, no 500)."""
     if ttl_seconds is None:
         return None
     if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}")
-    return datetime.now(UTC) + timedelta(seconds=ttl_seconds)
+    return (now or datetime.now(UTC)) + timedelta(seconds=ttl_seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,8 +59,8 @@ class TokenService:
             if sid.mode == "unsafe" and mode == "safe":
                 raise ModeMismatch("a safe token cannot be bound to an unsafe session")
             session_id = str(sid)
-        expires_at = expiry(ttl_seconds)
         now = datetime.now(UTC)
+        expires_at = expiry(ttl_seconds, now)
         record = TokenRecord(
             id=str(uuid7()),
             agent_id=agent_id,
