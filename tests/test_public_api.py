@@ -12,6 +12,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "config",
         "errors",
         "ids",
+        "links",
         "paths",
         "services",
         "store",

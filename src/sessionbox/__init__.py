@@ -23,6 +23,7 @@ from sessionbox.errors import (
     NotADirectory,
     NotFound,
     OutputNotFound,
+    PanelPathInvalid,
     PathForbidden,
     PathInvalid,
     PathReserved,
@@ -45,6 +46,8 @@ from sessionbox.errors import (
     Unauthorized,
     Unavailable,
 )
+from sessionbox.links import ChildLink, build_child_link, parse_child_link
+from sessionbox.services.sessions import Resolved
 from sessionbox.store.base import Entry, SessionRecord
 
 __version__ = "0.1.0"
@@ -56,6 +59,7 @@ __all__ = [
     "AutosaveStatus",
     "Autosaver",
     "ArchiveInvalid",
+    "ChildLink",
     "Conflict",
     "CursorInvalid",
     "DirectoryNotEmpty",
@@ -70,6 +74,7 @@ __all__ = [
     "NotADirectory",
     "NotFound",
     "OutputNotFound",
+    "PanelPathInvalid",
     "PathForbidden",
     "PathInvalid",
     "PathReserved",
@@ -79,6 +84,7 @@ __all__ = [
     "RangeNotSatisfiable",
     "ReadOnly",
     "ReadOnlyToken",
+    "Resolved",
     "SessionIdInvalid",
     "SessionNotFound",
     "SessionRecord",
@@ -95,6 +101,8 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "__version__",
+    "build_child_link",
     "open",
     "open_async",
+    "parse_child_link",
 ]

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from sessionbox.config import Settings
-from sessionbox.errors import SessionboxError
+from sessionbox.errors import InvalidInput, SessionboxError
 
 app = typer.Typer(
     name="sessionbox",
@@ -219,6 +219,118 @@ def import_session(
         f"{', '.join(report.applets) or 'none'}; kept existing: "
         f"{', '.join(report.applets_skipped) or 'none'}"
     )
+
+
+token_app = typer.Typer(help="Issue, list and revoke scoped API tokens (on the store directly).")
+app.add_typer(token_app, name="token")
+
+
+def positive_seconds(text: str) -> int:
+    """Whole seconds from a duration such as ``3600``, ``15m``, ``12h`` or ``30d``."""
+    from sessionbox.services.retention import parse_duration
+
+    seconds = int(parse_duration(text).total_seconds())
+    if seconds <= 0:
+        raise InvalidInput(f"a lifetime must be positive: {text!r}")
+    return seconds
+
+
+@token_app.command("create")
+def token_create(
+    agent: Annotated[str, typer.Option("--agent", help="The agent the token is for.")],
+    mode: Annotated[str, typer.Option("--mode", help="safe or unsafe.")] = "safe",
+    session: Annotated[
+        str | None, typer.Option("--session", help="Bind the token to this one session.")
+    ] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Reads only.")] = False,
+    ttl: Annotated[
+        str | None, typer.Option("--ttl", help="Lifetime: seconds, or 15m, 12h, 30d.")
+    ] = None,
+    store: StoreOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Issue a token and print its secret (shown once; only its hash is stored)."""
+    from sessionbox.services.tokens import TokenService
+    from sessionbox.store import open_store
+
+    lifetime = positive_seconds(ttl) if ttl is not None else None
+    settings = settings_from(store, data_dir)
+    opened = open_store(settings.store_url, settings)
+    try:
+        issued = TokenService(opened).create(
+            agent,
+            mode,  # type: ignore[arg-type]  # TokenService refuses anything but safe|unsafe
+            session_id=session,
+            read_only=read_only,
+            ttl_seconds=lifetime,
+        )
+    finally:
+        opened.close()
+    record = issued.record
+    expires = record.expires_at.isoformat() if record.expires_at else "never"
+    err.print(
+        f"token {record.id} for agent {record.agent_id} ({record.mode}"
+        f"{', session ' + record.session_id if record.session_id else ''}"
+        f"{', read-only' if record.read_only else ''}), expires {expires}"
+    )
+    typer.echo(issued.token)
+
+
+@token_app.command("list")
+def token_list(
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's.")] = None,
+    store: StoreOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """List tokens (never their secrets), revoked and expired ones included."""
+    from rich.table import Table
+
+    from sessionbox.services.tokens import TokenService
+    from sessionbox.store import open_store
+
+    settings = settings_from(store, data_dir)
+    opened = open_store(settings.store_url, settings)
+    table = Table("id", "agent", "mode", "session", "read-only", "expires", "revoked")
+    try:
+        service = TokenService(opened)
+        cursor = None
+        while True:
+            page = service.list(agent_id=agent, cursor=cursor, limit=1000)
+            for t in page.items:
+                table.add_row(
+                    t.id,
+                    t.agent_id,
+                    t.mode,
+                    t.session_id or "-",
+                    "yes" if t.read_only else "no",
+                    t.expires_at.isoformat() if t.expires_at else "never",
+                    t.revoked_at.isoformat() if t.revoked_at else "-",
+                )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        opened.close()
+    Console(width=200).print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from create or list).")],
+    store: StoreOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Revoke a token; it stops working at once."""
+    from sessionbox.services.tokens import TokenService
+    from sessionbox.store import open_store
+
+    settings = settings_from(store, data_dir)
+    opened = open_store(settings.store_url, settings)
+    try:
+        TokenService(opened).revoke(token_id)
+    finally:
+        opened.close()
+    err.print(f"revoked {token_id}")
 
 
 def main() -> None:

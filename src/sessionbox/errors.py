@@ -12,6 +12,7 @@ turns the ``code`` back into the same class (``error_for_code``), so
     │   ├── PathReserved                  400 path_reserved
     │   ├── AgentIdInvalid                400 agent_id_invalid
     │   ├── SessionIdInvalid              400 session_id_invalid
+    │   ├── PanelPathInvalid              400 panel_path_invalid
     │   ├── PatternInvalid                400 pattern_invalid
     │   ├── EncodingInvalid               400 encoding_invalid
     │   ├── CursorInvalid                 400 cursor_invalid
@@ -93,6 +94,11 @@ class AgentIdInvalid(InvalidInput):
 class SessionIdInvalid(InvalidInput):
     code = "session_id_invalid"
     title = "Invalid session id"
+
+
+class PanelPathInvalid(InvalidInput):
+    code = "panel_path_invalid"
+    title = "Invalid panel path"
 
 
 class PatternInvalid(InvalidInput):

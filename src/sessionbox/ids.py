@@ -16,7 +16,7 @@ from typing import Literal
 
 import uuid_utils
 
-from sessionbox.errors import AgentIdInvalid, SessionIdInvalid
+from sessionbox.errors import AgentIdInvalid, PanelPathInvalid, SessionIdInvalid
 
 Mode = Literal["safe", "unsafe"]
 SessionType = Literal["auto", "named", "uuid"]
@@ -25,6 +25,7 @@ MODES: tuple[Mode, ...] = ("safe", "unsafe")
 _AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PARTITION_RE = re.compile(r"(safe|unsafe)_(auto|named)_([A-Za-z0-9._~-]{1,200})")
 _IDENTIFIER_RE = re.compile(r"[A-Za-z0-9._~-]{1,200}")
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
@@ -83,7 +84,7 @@ def build_session_id(mode: Mode, type_: Literal["auto", "named"], identifier: st
         raise SessionIdInvalid(f"mode must be 'safe' or 'unsafe': {mode!r}")
     if type_ not in ("auto", "named"):
         raise SessionIdInvalid(f"type must be 'auto' or 'named': {type_!r}")
-    if not _IDENTIFIER_RE.fullmatch(identifier):
+    if not isinstance(identifier, str) or not _IDENTIFIER_RE.fullmatch(identifier):
         raise SessionIdInvalid(f"identifier must match [A-Za-z0-9._~-]{{1,200}}: {identifier!r}")
     return SessionId(mode, type_, identifier)
 
@@ -93,5 +94,47 @@ def new_uuid_session_id() -> SessionId:
 
 
 def random_identifier() -> str:
-    """A short random token for named and unnamed-child sessions."""
+    """64 random bits in hex: the name of a new session, or an unnamed child's nonce."""
     return secrets.token_hex(8)
+
+
+def validate_panel_path(panel_path: str) -> str:
+    """A panel's tree path: ``panels/editor``. Segments ``[A-Za-z0-9._-]+``, never ``.``/``..``.
+
+    ``~`` is refused because it stands for ``/`` inside an id: ``a~b`` and ``a/b``
+    would derive the same session.
+    """
+    if isinstance(panel_path, str) and 0 < len(panel_path) <= 200:
+        segments = panel_path.split("/")
+        if all(_SEGMENT_RE.fullmatch(s) and s not in (".", "..") for s in segments):
+            return panel_path
+    raise PanelPathInvalid(
+        "panel_path must be at most 200 characters: segments of [A-Za-z0-9._-] joined by "
+        f"'/', without '.', '..', '~' or a leading '/': {panel_path!r}"
+    )
+
+
+def _child_name(name: str) -> str:
+    if isinstance(name, str) and _SEGMENT_RE.fullmatch(name) and name not in (".", ".."):
+        return name
+    raise SessionIdInvalid(f"a child name must match [A-Za-z0-9._-]{{1,200}}: {name!r}")
+
+
+def derive_auto(mode: Mode, panel_path: str) -> SessionId:
+    """The resumable session of a panel: ``panels/editor`` → ``{mode}_auto_panels~editor``."""
+    return build_session_id(mode, "auto", validate_panel_path(panel_path).replace("/", "~"))
+
+
+def derive_child(mode: Mode, parent: SessionId, name: str | None = None) -> SessionId:
+    """A child panel's session: ``{mode}_auto_<parent identifier>~<name or a nonce>``.
+
+    A named child is deterministic (resumable); without a name a random nonce
+    takes its place, so every call gives a new session.
+    """
+    leaf = _child_name(name) if name is not None else random_identifier()
+    return build_session_id(mode, "auto", f"{parent.identifier}~{leaf}")
+
+
+def new_named(mode: Mode) -> SessionId:
+    """A fresh isolated session: ``{mode}_named_<random>``, unique every call."""
+    return build_session_id(mode, "named", random_identifier())

@@ -94,3 +94,31 @@ def test_openapi_and_docs(http: httpx.Client) -> None:
 def test_unknown_route_is_a_problem(http: httpx.Client) -> None:
     problem(http.get("/v2/nothing"), 404, "not_found")
     problem(http.patch("/healthz"), 405, "method_not_allowed")
+
+
+def test_list_filters_by_type_and_mode(http: httpx.Client, agent: str) -> None:
+    base = f"/v1/agents/{agent}/sessions"
+    uuid_id = http.post(base, json={}).json()["id"]
+    for sid in ("safe_auto_p", "unsafe_auto_q", "safe_named_n"):
+        assert http.post(base, json={"id": sid}).status_code == 201
+
+    def ids(**params: str) -> list[str]:
+        return [s["id"] for s in http.get(base, params=params).json()["data"]]
+
+    assert ids(type="auto") == ["safe_auto_p", "unsafe_auto_q"]
+    assert ids(type="auto", mode="safe") == ["safe_auto_p"]
+    assert ids(type="named") == ["safe_named_n"]
+    assert ids(type="uuid") == [uuid_id]
+    assert ids(mode="safe") == sorted([uuid_id, "safe_auto_p", "safe_named_n"])
+    problem(http.get(base, params={"type": "other"}), 422, "validation_failed")
+    problem(http.get(base, params={"mode": "SAFE"}), 422, "validation_failed")
+
+
+def test_ttl_sets_expires_at(http: httpx.Client, agent: str) -> None:
+    body = http.post(f"/v1/agents/{agent}/sessions", json={"ttl_seconds": 3600}).json()
+    assert body["expires_at"] is not None and body["expires_at"] > body["created_at"]
+    problem(
+        http.post(f"/v1/agents/{agent}/sessions", json={"ttl_seconds": 0}),
+        422,
+        "validation_failed",
+    )

@@ -6,9 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessionbox.errors import AgentIdInvalid, SessionIdInvalid
+from sessionbox.errors import AgentIdInvalid, PanelPathInvalid, SessionIdInvalid
 from sessionbox.ids import (
     build_session_id,
+    derive_auto,
+    derive_child,
+    new_named,
     parse_session_id,
     uuid7,
     validate_agent_id,
@@ -80,3 +83,86 @@ def test_valid_agent_ids(good: str) -> None:
 def test_invalid_agent_ids(bad: str) -> None:
     with pytest.raises(AgentIdInvalid):
         validate_agent_id(bad)
+
+
+# -- derivation (resolve) -------------------------------------------------------------
+
+SEGMENT = st.text(alphabet="ABCxyz019._-", min_size=1, max_size=20).filter(
+    lambda s: s not in (".", "..")
+)
+PANEL = st.lists(SEGMENT, min_size=1, max_size=5).map("/".join)
+
+
+@given(st.sampled_from(["safe", "unsafe"]), PANEL)
+def test_auto_ids_escape_the_tree_path(mode: str, panel: str) -> None:
+    sid = derive_auto(mode, panel)  # type: ignore[arg-type]
+    assert str(sid) == f"{mode}_auto_{panel.replace('/', '~')}"
+    assert parse_session_id(str(sid)) == sid
+    assert derive_auto(mode, panel) == sid  # type: ignore[arg-type]  # deterministic
+
+
+@given(PANEL, SEGMENT)
+def test_named_children_are_deterministic(panel: str, name: str) -> None:
+    parent = derive_auto("safe", panel)
+    child = derive_child("safe", parent, name)
+    assert str(child) == f"safe_auto_{parent.identifier}~{name}"
+    assert derive_child("safe", parent, name) == child
+
+
+def test_examples_from_the_issue() -> None:
+    assert str(derive_auto("safe", "panels/editor")) == "safe_auto_panels~editor"
+    parent = parse_session_id("safe_auto_panels~root")
+    assert str(derive_child("safe", parent, "myeditor")) == "safe_auto_panels~root~myeditor"
+
+
+def test_unnamed_children_and_new_sessions_are_unique() -> None:
+    parent = parse_session_id("safe_auto_panels~root")
+    children = {str(derive_child("safe", parent)) for _ in range(50)}
+    assert len(children) == 50
+    assert all(c.startswith("safe_auto_panels~root~") for c in children)
+    named = {str(new_named("unsafe")) for _ in range(50)}
+    assert len(named) == 50 and all(n.startswith("unsafe_named_") for n in named)
+    for text in children | named:
+        assert str(parse_session_id(text)) == text
+
+
+@pytest.mark.parametrize(
+    "panel",
+    [
+        "",
+        "/panels/editor",
+        "panels/",
+        "panels//editor",
+        "a/../b",
+        ".",
+        "a/./b",
+        "a~b",
+        "a b",
+        "é",
+        "a\\b",
+        "a\x00",
+        "a\n",
+        "x" * 201,
+        "/".join(["x" * 50] * 5),
+    ],
+)
+def test_invalid_panel_paths(panel: str) -> None:
+    with pytest.raises(PanelPathInvalid):
+        derive_auto("safe", panel)
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a~b", "a/b", "a b", "é", "x" * 201])
+def test_invalid_child_names(name: str) -> None:
+    with pytest.raises(SessionIdInvalid):
+        derive_child("safe", parse_session_id("safe_auto_p"), name)
+
+
+def test_a_child_that_would_be_too_long_is_refused() -> None:
+    with pytest.raises(SessionIdInvalid):
+        derive_child("safe", parse_session_id("safe_auto_" + "p" * 195), "toolong")
+
+
+@pytest.mark.parametrize("mode", ["", "SAFE", "root", None])
+def test_invalid_modes(mode: object) -> None:
+    with pytest.raises(SessionIdInvalid):
+        build_session_id(mode, "auto", "x")  # type: ignore[arg-type]

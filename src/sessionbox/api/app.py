@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
 from sessionbox.api import problems
-from sessionbox.api.routes import applets, fs, outputs, sessions, transfer
+from sessionbox.api.routes import applets, fs, outputs, sessions, tokens, transfer
 from sessionbox.api.routes import snapshots as snapshot_routes
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
@@ -24,6 +24,7 @@ from sessionbox.services.outputs import OutputService
 from sessionbox.services.retention import RetentionService, run_periodically
 from sessionbox.services.sessions import SessionService
 from sessionbox.services.snapshots import SnapshotService
+from sessionbox.services.tokens import TokenService
 from sessionbox.services.transfer import TransferService
 from sessionbox.store import open_store
 from sessionbox.store.base import Store
@@ -65,9 +66,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.applets = AppletService(app.state.store, settings)
     app.state.retention = RetentionService(app.state.store, settings)
     app.state.transfer = TransferService(app.state.store, settings)
+    app.state.tokens = TokenService(app.state.store)
     problems.install(app)
     app.include_router(sessions.router)
     app.include_router(fs.router)
+    app.include_router(tokens.router)
     app.include_router(snapshot_routes.router)
     app.include_router(outputs.router)
     app.include_router(applets.router)

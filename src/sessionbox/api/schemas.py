@@ -58,6 +58,22 @@ class CreateSessionBody(Body):
     ttl_seconds: int | None = Field(default=None, ge=1)
 
 
+class ResolveBody(Body):
+    mode: Literal["safe", "unsafe"]
+    panel_path: str | None = None
+    parent_session: str | None = None
+    name: str | None = None
+    session_id: str | None = None
+    new_session: bool = False
+
+
+class ResolveOut(BaseModel):
+    session_id: str
+    partition: str
+    resumable: bool
+    created: bool
+
+
 class EntryOut(BaseModel):
     id: str
     session_id: str
@@ -111,6 +127,9 @@ class SessionOut(BaseModel):
     created_at: datetime
     last_active_at: datetime
     expires_at: datetime | None
+    scope_dir: str | None = Field(
+        default=None, description="Host directory of an unsafe session (admin and unsafe tokens)"
+    )
 
 
 class SessionListOut(BaseModel):

@@ -22,7 +22,7 @@ from sessionbox.services.applets import AppletService
 from sessionbox.services.files import FileService
 from sessionbox.services.grep import GrepFile
 from sessionbox.services.outputs import OutputService
-from sessionbox.services.sessions import SessionService
+from sessionbox.services.sessions import Resolved, SessionService
 from sessionbox.services.snapshots import (
     Envelope,
     HistoryItem,
@@ -218,6 +218,32 @@ class Sessionbox:
 
     def get_session(self, agent_id: str, session_id: str) -> SessionRecord:
         return self._sessions.get(agent_id, session_id)
+
+    def resolve_session(
+        self,
+        agent_id: str,
+        mode: Mode,
+        *,
+        panel_path: str | None = None,
+        parent_session: str | None = None,
+        name: str | None = None,
+        session_id: str | None = None,
+        new_session: bool = False,
+    ) -> Resolved:
+        """Find or create the session a panel should use (NatStack's derivation).
+
+        ``box.resolve_session("a", "safe", panel_path="panels/editor").session.id``
+        is ``"safe_auto_panels~editor"`` every time; ``created`` is true only the first.
+        """
+        return self._sessions.resolve(
+            agent_id,
+            mode,
+            panel_path=panel_path,
+            parent_session=parent_session,
+            name=name,
+            session_id=session_id,
+            new_session=new_session,
+        )
 
     def list_sessions(self, agent_id: str, *, mode: Mode | None = None) -> list[SessionRecord]:
         found: list[SessionRecord] = []

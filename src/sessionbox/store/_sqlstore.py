@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sessionbox.errors import Exists, NotFound, SessionNotFound, Unavailable
+from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
 from sessionbox.store import _safefs
 from sessionbox.store._dialect import Dialect
@@ -27,6 +27,7 @@ from sessionbox.store.base import (
     Entry,
     Limits,
     SessionRecord,
+    TokenRecord,
     Usage,
     VolumeKey,
     VolumeReader,
@@ -36,6 +37,7 @@ from sessionbox.store.directory import DirVolume
 
 T = TypeVar("T")
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"
+_TOKEN_COLUMNS = "id, agent_id, mode, session_id, read_only, created_at, expires_at, revoked_at"
 _ACTIVITY_RESOLUTION = timedelta(seconds=60)
 _NO_VOLUME = -1  # an agent volume nobody has written yet: reads see it empty
 
@@ -257,47 +259,56 @@ class SqlStore:
         type_: SessionType,
         expires_at: datetime | None = None,
     ) -> SessionRecord:
+        return self._write_tx(
+            lambda conn: self._insert_session(conn, agent_id, session_id, mode, type_, expires_at)
+        )
+
+    def _insert_session(
+        self,
+        conn: Any,
+        agent_id: str,
+        session_id: str,
+        mode: Mode,
+        type_: SessionType,
+        expires_at: datetime | None,
+    ) -> SessionRecord:
         d = self.dialect
         now = datetime.now(UTC)
-
-        def run(conn: Any) -> SessionRecord:
-            conn.execute(
-                d.sql("INSERT INTO agents (id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-                (agent_id, d.ts(now)),
-            )
-            # An expired session nobody pruned yet gives its id back.
-            conn.execute(
-                d.sql("DELETE FROM sessions WHERE agent_id = ? AND id = ? AND expires_at <= ?"),
-                (agent_id, session_id, d.ts(now)),
-            )
-            row = conn.execute(
-                d.sql(
-                    "INSERT INTO sessions (agent_id, id, mode, type, created_at, last_active_at, "
-                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk"
-                ),
-                (
-                    agent_id,
-                    session_id,
-                    mode,
-                    type_,
-                    d.ts(now),
-                    d.ts(now),
-                    d.ts(expires_at) if expires_at else None,
-                ),
-            ).fetchone()
-            if row is None:
-                raise Exists(f"session {session_id!r} already exists")
-            # A directory left by a deleted or expired session must not come back.
-            self._forget_dirs(agent_id, session_id)
-            self._make_dirs(agent_id, session_id)
-            d.executemany(
-                conn,
-                "INSERT INTO volumes (agent_id, session_pk, kind) VALUES (?, ?, ?)",
-                [(agent_id, row[0], kind) for kind in SESSION_VOLUMES],
-            )
-            return SessionRecord(agent_id, session_id, mode, type_, now, now, expires_at)
-
-        return self._write_tx(run)
+        conn.execute(
+            d.sql("INSERT INTO agents (id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+            (agent_id, d.ts(now)),
+        )
+        # An expired session nobody pruned yet gives its id back.
+        conn.execute(
+            d.sql("DELETE FROM sessions WHERE agent_id = ? AND id = ? AND expires_at <= ?"),
+            (agent_id, session_id, d.ts(now)),
+        )
+        row = conn.execute(
+            d.sql(
+                "INSERT INTO sessions (agent_id, id, mode, type, created_at, last_active_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk"
+            ),
+            (
+                agent_id,
+                session_id,
+                mode,
+                type_,
+                d.ts(now),
+                d.ts(now),
+                d.ts(expires_at) if expires_at else None,
+            ),
+        ).fetchone()
+        if row is None:
+            raise Exists(f"session {session_id!r} already exists")
+        # A directory left by a deleted or expired session must not come back.
+        self._forget_dirs(agent_id, session_id)
+        self._make_dirs(agent_id, session_id)
+        d.executemany(
+            conn,
+            "INSERT INTO volumes (agent_id, session_pk, kind) VALUES (?, ?, ?)",
+            [(agent_id, row[0], kind) for kind in SESSION_VOLUMES],
+        )
+        return SessionRecord(agent_id, session_id, mode, type_, now, now, expires_at)
 
     def get_session(self, agent_id: str, session_id: str) -> SessionRecord:
         d = self.dialect
@@ -469,6 +480,113 @@ class SqlStore:
             freed += size
             if candidates < batch:
                 return removed, freed
+
+    # -- resolve -------------------------------------------------------------------
+
+    def open_session(
+        self, agent_id: str, session_id: str, mode: Mode, type_: SessionType, *, create: bool
+    ) -> tuple[SessionRecord, bool]:
+        if not create:
+            return self.get_session(agent_id, session_id), False
+        d = self.dialect
+
+        def run(conn: Any) -> tuple[SessionRecord, bool]:
+            now = d.ts(datetime.now(UTC))
+            row = conn.execute(
+                d.sql(
+                    "UPDATE sessions SET last_active_at = ? WHERE agent_id = ? AND id = ? "
+                    f"AND (expires_at IS NULL OR expires_at > ?) RETURNING {_SESSION_COLUMNS}"
+                ),
+                (now, agent_id, session_id, now),
+            ).fetchone()
+            if row is not None:
+                return self._session(row), False
+            return self._insert_session(conn, agent_id, session_id, mode, type_, None), True
+
+        try:
+            return self._write_tx(run)
+        except Exists:
+            # Created by a concurrent resolve between our UPDATE and INSERT.
+            return self._write_tx(run)
+
+    # -- tokens --------------------------------------------------------------------
+
+    def _token(self, row: Any) -> TokenRecord:
+        d = self.dialect
+        return TokenRecord(
+            id=row[0],
+            agent_id=row[1],
+            mode=row[2],
+            session_id=row[3],
+            read_only=bool(row[4]),
+            created_at=d.from_ts(row[5]),
+            expires_at=d.from_ts(row[6]) if row[6] is not None else None,
+            revoked_at=d.from_ts(row[7]) if row[7] is not None else None,
+        )
+
+    def create_token(self, token: TokenRecord, secret_hash: str) -> None:
+        d = self.dialect
+        self._write_tx(
+            lambda conn: conn.execute(
+                d.sql(
+                    f"INSERT INTO tokens ({_TOKEN_COLUMNS}, secret_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    token.id,
+                    token.agent_id,
+                    token.mode,
+                    token.session_id,
+                    token.read_only,
+                    d.ts(token.created_at),
+                    d.ts(token.expires_at) if token.expires_at else None,
+                    d.ts(token.revoked_at) if token.revoked_at else None,
+                    secret_hash,
+                ),
+            )
+        )
+
+    def find_token(self, secret_hash: str) -> tuple[TokenRecord, str] | None:
+        d = self.dialect
+        row = self._read_tx(
+            functools.partial(
+                _fetch_one,
+                d.sql(f"SELECT {_TOKEN_COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?"),
+                (secret_hash,),
+            )
+        )
+        return (self._token(row), row[8]) if row is not None else None
+
+    def list_tokens(
+        self, *, limit: int, after: str | None = None, agent_id: str | None = None
+    ) -> list[TokenRecord]:
+        d = self.dialect
+        sql = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE id > ?"
+        params: list[Any] = [after or ""]
+        if agent_id is not None:
+            sql += " AND agent_id = ?"
+            params.append(agent_id)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        rows = self._read_tx(lambda conn: conn.execute(d.sql(sql), tuple(params)).fetchall())
+        return [self._token(row) for row in rows]
+
+    def revoke_token(self, token_id: str) -> TokenRecord:
+        d = self.dialect
+
+        def run(conn: Any) -> Any:
+            return conn.execute(
+                d.sql(
+                    "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? "
+                    f"RETURNING {_TOKEN_COLUMNS}"
+                ),
+                (d.ts(datetime.now(UTC)), token_id),
+            ).fetchone()
+
+        row = self._write_tx(run)
+        if row is None:
+            raise TokenNotFound(f"no token {token_id!r}")
+        return self._token(row)
 
 
 def _is_unsafe(session_id: str | None) -> bool:

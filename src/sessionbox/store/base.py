@@ -90,6 +90,20 @@ class SessionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as stored: its scope and lifetime; the secret itself is never kept."""
+
+    id: str
+    agent_id: str
+    mode: Mode
+    session_id: str | None
+    read_only: bool
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     bytes_used: int
     entry_count: int
@@ -299,6 +313,34 @@ class Catalog(Protocol):
         Safe while writers run: a writer reusing a blob clears its mark and holds it
         locked until commit; the sweep skips locked blobs and re-checks references.
         """
+        ...
+
+    def open_session(
+        self, agent_id: str, session_id: str, mode: Mode, type_: SessionType, *, create: bool
+    ) -> tuple[SessionRecord, bool]:
+        """Get-or-create in one transaction; returns (record, created).
+
+        An existing session counts as used (``last_active_at`` moves). With
+        ``create=False`` a missing session is ``SessionNotFound``.
+        """
+        ...
+
+    def create_token(self, token: TokenRecord, secret_hash: str) -> None:
+        """Store a token under the hash of its secret."""
+        ...
+
+    def find_token(self, secret_hash: str) -> tuple[TokenRecord, str] | None:
+        """The token with that secret hash and the stored hash (revoked/expired included)."""
+        ...
+
+    def list_tokens(
+        self, *, limit: int, after: str | None = None, agent_id: str | None = None
+    ) -> list[TokenRecord]:
+        """Tokens by id (creation order), revoked and expired ones included."""
+        ...
+
+    def revoke_token(self, token_id: str) -> TokenRecord:
+        """Mark a token revoked (idempotent); ``TokenNotFound`` if there is none."""
         ...
 
 

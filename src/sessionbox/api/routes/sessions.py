@@ -1,4 +1,4 @@
-"""``/v1/agents/{agent_id}/sessions``: create, list, read and delete sessions."""
+"""``/v1/agents/{agent_id}/sessions``: create, resolve, list, read and delete sessions."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from sessionbox.api.auth import Principal, principal
 from sessionbox.api.schemas import (
     AgentListOut,
     CreateSessionBody,
+    ResolveBody,
+    ResolveOut,
     SessionListOut,
     SessionOut,
     session_json,
 )
+from sessionbox.errors import ReadOnlyToken, SessionNotFound
 from sessionbox.ids import Mode, SessionType
-from sessionbox.services.sessions import SessionService
+from sessionbox.services.sessions import SessionService, plan_resolve
 
 router = APIRouter(prefix="/v1/agents", tags=["sessions"])
 Caller = Annotated[Principal, Depends(principal)]
@@ -38,6 +41,8 @@ async def list_agents(
     limit: int | None = Query(None, ge=1),
     cursor: str | None = None,
 ) -> Response:
+    if not caller.admin:  # a token knows of its own agent only
+        return JSONResponse({"data": [caller.agent_id], "next_cursor": None})
     page = await run_in_threadpool(service.list_agents, limit=limit, cursor=cursor)
     return JSONResponse({"data": page.items, "next_cursor": page.next_cursor})
 
@@ -52,9 +57,10 @@ async def create_session(
     body: CreateSessionBody | None = None,
 ) -> Response:
     body = body or CreateSessionBody()
-    caller.check_agent(agent_id, write=True)
     if body.id is not None:
         caller.check_session(agent_id, body.id, write=True)
+    else:
+        caller.check_new_session(agent_id)
     record = await run_in_threadpool(
         service.create, agent_id, body.id, mode=body.mode, ttl_seconds=body.ttl_seconds
     )
@@ -71,13 +77,55 @@ async def list_sessions(
     mode: Mode | None = None,
     type: SessionType | None = None,
 ) -> Response:
-    caller.check_agent(agent_id)
+    mode = caller.check_list_sessions(agent_id, mode)
     page = await run_in_threadpool(
         service.list, agent_id, limit=limit, cursor=cursor, mode=mode, type_=type
     )
     return JSONResponse(
         {"data": [session_json(s) for s in page.items], "next_cursor": page.next_cursor}
     )
+
+
+@router.post(
+    "/{agent_id}/sessions/resolve",
+    response_model=ResolveOut,
+    summary="Find or create the session a panel should use (NatStack derivation)",
+    responses={201: {"model": ResolveOut, "description": "The session was created"}},
+)
+async def resolve_session(
+    agent_id: str, body: ResolveBody, caller: Caller, service: Sessions
+) -> Response:
+    """200 with ``created: false`` when the session exists, 201 when this call created it.
+
+    A read-only token may resolve sessions that exist; creating one is 403 ``read_only``.
+    """
+    sid, resumable = plan_resolve(
+        body.mode,
+        panel_path=body.panel_path,
+        parent_session=body.parent_session,
+        name=body.name,
+        session_id=body.session_id,
+        new_session=body.new_session,
+    )
+    # Only the derived id is checked: a parent is an input to the derivation, never
+    # opened, and an unsafe panel may well spawn a safe child.
+    caller.check_session(agent_id, str(sid))
+    create = not caller.read_only
+    try:
+        record, created = await run_in_threadpool(service.open, agent_id, sid, create=create)
+    except SessionNotFound:
+        if create:
+            raise
+        raise ReadOnlyToken(
+            f"session {str(sid)!r} does not exist and this token is read-only"
+        ) from None
+    out = {
+        "session_id": record.id,
+        "partition": record.partition,
+        "resumable": resumable,
+        "created": created,
+    }
+    return JSONResponse(out, 201 if created else 200)
 
 
 @router.get(
@@ -88,7 +136,10 @@ async def get_session(
 ) -> Response:
     caller.check_session(agent_id, session_id)
     record = await run_in_threadpool(service.get, agent_id, session_id)
-    return JSONResponse(session_json(record))
+    body = session_json(record)
+    if record.mode == "unsafe" and caller.sees_scope_dirs:
+        body["scope_dir"] = str((service.settings.scopes_dir / record.id).absolute())
+    return JSONResponse(body)
 
 
 @router.delete(
