@@ -94,3 +94,15 @@ def test_openapi_and_docs(http: httpx.Client) -> None:
 def test_unknown_route_is_a_problem(http: httpx.Client) -> None:
     problem(http.get("/v2/nothing"), 404, "not_found")
     problem(http.patch("/healthz"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("cursor", ["AAAA", "AA", "_w"])
+def test_a_cursor_decoding_to_nul_is_400_on_every_store(
+    http: httpx.Client, agent: str, cursor: str
+) -> None:
+    """Regression: on PostgreSQL a NUL in the decoded key reached psycopg and was a 500."""
+    http.post(f"/v1/agents/{agent}/sessions", json={})
+    problem(http.get("/v1/agents", params={"cursor": cursor}), 400, "cursor_invalid")
+    problem(
+        http.get(f"/v1/agents/{agent}/sessions", params={"cursor": cursor}), 400, "cursor_invalid"
+    )
