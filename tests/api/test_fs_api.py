@@ -252,6 +252,13 @@ HOSTILE = [
     "/%e2%80%ae",
     "/" + "a" * 300,
     "/a%0ab",
+    "/a%e2%80%a8b",  # U+2028 LINE SEPARATOR
+    "/%c0%ae%c0%ae/x",  # overlong UTF-8 '..'
+    "/%e0%80%ae",
+    "/.%2e",
+    "/%25%32%65%25%32%65/x",
+    "/e%cc%81",  # NFD
+    "/a%e2%80%8bb",  # zero-width space
 ]
 
 
