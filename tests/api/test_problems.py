@@ -440,3 +440,33 @@ def test_unknown_routes_and_methods_are_problems(http: httpx.Client, seeded: See
     assert problem_shape(http.patch(f"{base}/fs/x", json={})) is None
     assert http.patch(f"{base}/fs/x", json={}).json()["code"] == "method_not_allowed"
     assert problem_shape(http.post(f"{base}/fs/_/explode", json={})) is None
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with an admin token (auth does not touch the store: SQLite is enough)."""
+    from tests.conftest import small_limits
+
+    server = LiveServer(
+        small_limits(tmp_path_factory.mktemp("guarded-all"), admin_token="t0ken")
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_every_route_needs_the_admin_token_when_one_is_set(guarded: LiveServer) -> None:
+    failures: list[str] = []
+    store = guarded.app.state.store
+    agent, session = "guarded-agent", "safe_named_guarded"
+    store.create_session(agent, session, "safe", "named")
+    before = Seeded(agent, session, guarded).state()
+    with httpx.Client(base_url=guarded.url, timeout=30) as client:
+        for route in v1_routes(guarded.app):
+            body = valid_body(route, guarded.app) if route.takes_body else None
+            for auth in (None, "Bearer wrong", "Basic t0ken", "Bearer", "t0ken"):
+                headers = {"authorization": auth} if auth else {}
+                response = _send(client, route, url(route, agent, session), body, **headers)
+                _check(failures, f"{route} auth={auth}", response, "unauthorized")
+    assert not failures, "\n".join(failures)
+    assert [s.id for s in store.list_sessions(agent, limit=10)] == [session]
+    assert Seeded(agent, session, guarded).state() == before
