@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -250,3 +251,44 @@ def test_deleting_a_session_deletes_its_files(http: httpx.Client, agent: str) ->
     again = http.post(f"/v1/agents/{agent}/sessions", json={"id": "safe_named_gone"})
     assert again.status_code == 201
     assert names(http, f"{base}/fs") == []  # a new session with the same id starts empty
+
+
+@pytest.mark.parametrize("bad", ["/../x", "x", "/a//b", "/a/", "/%2e%2e", "/a\u2028b", "", "/_r"])
+@pytest.mark.parametrize("action", ["stat", "move", "copy", "grep"])
+def test_hostile_paths_in_action_bodies(
+    http: httpx.Client, session_url: str, action: str, bad: str
+) -> None:
+    http.put(f"{session_url}/ok", json={"content": "x"})
+    body: dict[str, str] = {
+        "stat": {"path": bad},
+        "move": {"from": "/ok", "to": bad},
+        "copy": {"from": bad, "to": "/dst"},
+        "grep": {"pattern": "x", "path": bad},
+    }[action]
+    response = http.post(f"{session_url}/_/{action}", json=body)
+    if bad == "/_r" and action in ("stat", "copy", "grep"):
+        problem(response, 404, "not_found")  # reading a reserved name is an ordinary miss
+    else:
+        body_out = problem(response, 400, "path_reserved" if bad == "/_r" else "path_invalid")
+        assert body_out["detail"]
+    assert names(http, session_url) == ["ok"]
+
+
+def test_chunked_raw_upload_over_the_limits_writes_nothing(
+    http: httpx.Client, session_url: str
+) -> None:
+    limit = 3 * 1024 * 1024  # tests.conftest.small_limits
+
+    def chunks(total: int) -> Iterator[bytes]:
+        for _ in range(total // 65536):
+            yield b"z" * 65536
+
+    problem(
+        http.put(f"{session_url}/big", content=chunks(limit + 65536), headers=RAW),
+        413,
+        "too_large",
+    )
+    for name in ("a", "b"):
+        assert http.put(f"{session_url}/{name}", content=chunks(limit), headers=RAW).is_success
+    problem(http.put(f"{session_url}/c", content=chunks(limit), headers=RAW), 507, "quota_exceeded")
+    assert names(http, session_url) == ["a", "b"]
