@@ -9,8 +9,9 @@ what it later lists. The rules (each one a test):
 * no empty segment (``//``), no ``.`` or ``..`` segment, not even after
   percent-decoding (``%2e%2e``), so a path that passes one URL decoder too many
   cannot climb out;
-* no NUL, no control character, no backslash (a separator elsewhere), no lone
-  surrogate (invalid UTF-8), no invisible bidi / zero-width format character,
+* no NUL, no control character or line/paragraph separator, no backslash (a
+  separator elsewhere), no lone surrogate (invalid UTF-8), no invisible bidi /
+  zero-width format character,
   and Unicode NFC form (so two names that look the same are the same bytes);
 * at most ``MAX_PATH_BYTES`` bytes in all and ``MAX_SEGMENT_BYTES`` per segment.
 
@@ -42,6 +43,9 @@ _INVISIBLE = frozenset(
     "\u2069\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
 )
 
+
+# Controls, lone surrogates, and U+2028/U+2029, which break lines like a newline does.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 # Printable ASCII without '%' or '\\', segments of 1+ chars: the common case, checked in one match.
 _PLAIN = re.compile(r"(?:/[\x20-\x24\x26-\x2e\x30-\x5b\x5d-\x7e]+)+")
@@ -84,7 +88,7 @@ def _check_segment(segment: str, path: str) -> None:
     for char in segment:
         if char == "\\":
             raise PathInvalid(f"path must not contain a backslash: {path!r}")
-        if char in _INVISIBLE or unicodedata.category(char) in ("Cc", "Cs"):
+        if char in _INVISIBLE or unicodedata.category(char) in _REFUSED_CATEGORIES:
             raise PathInvalid(f"path contains a control or invisible character: {path!r}")
     decoded = segment
     for _ in range(4):  # %252e%252e and friends: decode until stable

@@ -252,6 +252,13 @@ HOSTILE = [
     "/%e2%80%ae",
     "/" + "a" * 300,
     "/a%0ab",
+    "/a%e2%80%a8b",  # U+2028 LINE SEPARATOR
+    "/%c0%ae%c0%ae/x",  # overlong UTF-8 '..'
+    "/%e0%80%ae",
+    "/.%2e",
+    "/%25%32%65%25%32%65/x",
+    "/e%cc%81",  # NFD
+    "/a%e2%80%8bb",  # zero-width space
 ]
 
 
@@ -291,3 +298,24 @@ def test_no_path_ever_gives_a_server_error(
     assert response.status < 500, (path, response.body)
     if response.status >= 400:
         assert response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_deleting_the_root_honours_if_match(http: httpx.Client, session_url: str) -> None:
+    """Regression: ``DELETE /fs?recursive=true`` ignored If-Match and emptied the session."""
+    http.put(f"{session_url}/keep", json={"content": "x"})
+    for garbage in ("garbage", '"nope"'):
+        problem(
+            http.delete(session_url, params={"recursive": "true"}, headers={"If-Match": garbage}),
+            412,
+            "precondition_failed",
+        )
+    assert [e["name"] for e in http.get(session_url).json()["data"]] == ["keep"]
+    root = http.post(f"{session_url}/_/stat", json={"path": "/"})
+    assert root.status_code == 200
+    emptied = http.delete(
+        session_url, params={"recursive": "true"}, headers={"If-Match": root.headers["etag"]}
+    )
+    assert emptied.json() == {"deleted": 1}
+    http.put(f"{session_url}/again", json={"content": "x"})
+    starred = http.delete(session_url, params={"recursive": "true"}, headers={"If-Match": "*"})
+    assert starred.json() == {"deleted": 1}

@@ -122,3 +122,15 @@ def test_ttl_sets_expires_at(http: httpx.Client, agent: str) -> None:
         422,
         "validation_failed",
     )
+
+
+@pytest.mark.parametrize("cursor", ["AAAA", "AA", "_w"])
+def test_a_cursor_decoding_to_nul_is_400_on_every_store(
+    http: httpx.Client, agent: str, cursor: str
+) -> None:
+    """Regression: on PostgreSQL a NUL in the decoded key reached psycopg and was a 500."""
+    http.post(f"/v1/agents/{agent}/sessions", json={})
+    problem(http.get("/v1/agents", params={"cursor": cursor}), 400, "cursor_invalid")
+    problem(
+        http.get(f"/v1/agents/{agent}/sessions", params={"cursor": cursor}), 400, "cursor_invalid"
+    )

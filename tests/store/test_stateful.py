@@ -23,10 +23,15 @@ DATA = st.binary(max_size=40)
 
 
 class Model:
-    """The expected state: path -> bytes, or DIR."""
+    """The expected state: path -> bytes, or DIR; and which files are readonly."""
 
     def __init__(self) -> None:
         self.items: dict[str, object] = {}
+        self.readonly: set[str] = set()
+
+    def drop(self, path: str) -> None:
+        del self.items[path]
+        self.readonly.discard(path)
 
     def parents(self, path: str) -> list[str]:
         parts = path.split("/")[1:-1]
@@ -47,6 +52,8 @@ class Model:
     def write(self, path: str, data: bytes) -> None:
         if self.items.get(path) is DIR:
             raise errors.IsADirectory(path)
+        if path in self.readonly:
+            raise errors.ReadOnly(path)
         self.check_parents(path)
         self.make_parents(path)
         self.items[path] = data
@@ -65,9 +72,14 @@ class Model:
         if len(tree) > 1 and not recursive:
             raise errors.DirectoryNotEmpty(path)
         for p in tree:
-            del self.items[p]
+            self.drop(p)
 
-    def transfer(self, src: str, dst: str, keep: bool) -> None:
+    def set_readonly(self, path: str, flag: bool) -> None:
+        if path not in self.items:
+            raise errors.NotFound(path)
+        (self.readonly.add if flag else self.readonly.discard)(path)
+
+    def transfer(self, src: str, dst: str, keep: bool, overwrite: bool = False) -> None:
         if src not in self.items:
             raise errors.NotFound(src)
         if src == dst:
@@ -79,14 +91,21 @@ class Model:
         if src.startswith(dst + "/"):
             raise errors.MoveIntoSelf(dst)
         if dst in self.items:
-            raise errors.Exists(dst)
+            if not overwrite:
+                raise errors.Exists(dst)
+            if dst in self.readonly:
+                raise errors.ReadOnly(dst)
+            for p in self.subtree(dst):
+                self.drop(p)
         self.check_parents(dst)
         self.make_parents(dst)
         moved = {dst + p[len(src) :]: self.items[p] for p in self.subtree(src)}
+        flags = {dst + p[len(src) :] for p in self.subtree(src) if p in self.readonly}
         if not keep:
             for p in self.subtree(src):
-                del self.items[p]
+                self.drop(p)
         self.items.update(moved)
+        self.readonly |= flags
 
 
 def machine_for(box: sessionbox.Sessionbox, agent: str) -> type[RuleBasedStateMachine]:
@@ -122,19 +141,32 @@ def machine_for(box: sessionbox.Sessionbox, agent: str) -> type[RuleBasedStateMa
                 lambda: self.model.delete(path, recursive),
             )
 
-        @rule(src=PATHS, dst=PATHS)
-        def move(self, src: str, dst: str) -> None:
+        @rule(src=PATHS, dst=PATHS, overwrite=st.booleans())
+        def move(self, src: str, dst: str, overwrite: bool) -> None:
             self.same(
-                lambda: self.fs.rename(src, dst), lambda: self.model.transfer(src, dst, False)
+                lambda: self.fs.rename(src, dst, overwrite=overwrite),
+                lambda: self.model.transfer(src, dst, False, overwrite),
             )
 
-        @rule(src=PATHS, dst=PATHS)
-        def copy(self, src: str, dst: str) -> None:
-            self.same(lambda: self.fs.copy(src, dst), lambda: self.model.transfer(src, dst, True))
+        @rule(src=PATHS, dst=PATHS, overwrite=st.booleans())
+        def copy(self, src: str, dst: str, overwrite: bool) -> None:
+            self.same(
+                lambda: self.fs.copy(src, dst, overwrite=overwrite),
+                lambda: self.model.transfer(src, dst, True, overwrite),
+            )
+
+        @rule(path=PATHS, flag=st.booleans())
+        def set_readonly(self, path: str, flag: bool) -> None:
+            if isinstance(self.model.items.get(path), bytes):  # flags on files only
+                self.same(
+                    lambda: self.fs.set_readonly(path, flag),
+                    lambda: self.model.set_readonly(path, flag),
+                )
 
         @invariant()
         def matches_model(self) -> None:
             seen: dict[str, object] = {}
+            flagged: set[str] = set()
             pending = ["/"]
             while pending:
                 for entry in self.fs.list(pending.pop()):
@@ -143,7 +175,10 @@ def machine_for(box: sessionbox.Sessionbox, agent: str) -> type[RuleBasedStateMa
                         pending.append(entry.path)
                     else:
                         seen[entry.path] = self.fs.read(entry.path)
+                    if entry.is_readonly:
+                        flagged.add(entry.path)
             assert seen == self.model.items
+            assert flagged == self.model.readonly
 
     return FilesMachine
 

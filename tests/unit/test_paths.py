@@ -38,6 +38,9 @@ INVALID = [
     "/bom\ufeff",
     "/\ud800",
     "/e\u0301",  # NFD é
+    "/line\u2028break",  # U+2028/2029 end a line like \n does
+    "/para\u2029break",
+    "/next\u0085line",
     "/" + "a" * 256,
     "/" + "/".join(["abcdefgh"] * 600),
 ]

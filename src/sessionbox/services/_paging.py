@@ -27,9 +27,12 @@ def decode_cursor(cursor: str | None) -> str | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        key = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise CursorInvalid(f"not a cursor this server issued: {cursor!r}") from None
+        key = "\0"
+    if "\0" in key:  # no key holds NUL, and PostgreSQL text refuses it (a 500, not a 400)
+        raise CursorInvalid(f"not a cursor this server issued: {cursor[:100]!r}")
+    return key
 
 
 def clamp_limit(limit: int | None, default: int, maximum: int) -> int:

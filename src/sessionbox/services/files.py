@@ -15,7 +15,7 @@ from typing import Any
 
 from sessionbox import paths
 from sessionbox.config import Settings
-from sessionbox.errors import DirectoryNotEmpty, RangeNotSatisfiable
+from sessionbox.errors import DirectoryNotEmpty, PreconditionFailed, RangeNotSatisfiable
 from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import VPath
 from sessionbox.services import grep as greplib
@@ -237,7 +237,9 @@ class FileService:
     ) -> int:
         vpath = paths.validate(path)
         if vpath == paths.ROOT:
-            return self.store.update(self.volume(agent_id, session_id), _clear_root(recursive))
+            return self.store.update(
+                self.volume(agent_id, session_id), _clear_root(recursive, if_match)
+            )
         return self.store.update(
             self.volume(agent_id, session_id),
             lambda v: v.delete(vpath, recursive=recursive, if_match=if_match),
@@ -294,8 +296,12 @@ class FileService:
         )
 
 
-def _clear_root(recursive: bool) -> Callable[[VolumeWriter], int]:
+def _clear_root(recursive: bool, if_match: str | None) -> Callable[[VolumeWriter], int]:
     def run(volume: VolumeWriter) -> int:
+        root = volume.stat(paths.ROOT)
+        tags = (tag.strip() for tag in (if_match or "*").split(","))
+        if if_match not in (None, "*") and root.etag not in tags:
+            raise PreconditionFailed(f"/ does not match If-Match (ETag {root.etag})")
         children = volume.list(paths.ROOT, limit=1)
         if children and not recursive:
             raise DirectoryNotEmpty("/ is not empty; delete it with recursive=true")

@@ -186,10 +186,11 @@ class OutputService:
         self, agent_id: str, session_id: str, output_id: str, *, max_bytes: int | None = None
     ) -> Output:
         """One output with its data; ``TooLarge`` past ``max_bytes`` (default: the JSON limit)."""
-        n = parse_output_id(output_id)
         limit = self.settings.json_read_limit_bytes if max_bytes is None else max_bytes
+        # The id is parsed inside the transaction: a missing session answers first.
         return self.store.view(
-            self.volume(agent_id, session_id), lambda vol: self._read(vol, n, limit)
+            self.volume(agent_id, session_id),
+            lambda vol: self._read(vol, parse_output_id(output_id), limit),
         )
 
     def _read(self, vol: VolumeReader, n: int, limit: int) -> Output:
@@ -237,10 +238,8 @@ class OutputService:
         return Page(items, encode_cursor(items[-1].id[4:]) if more else None)
 
     def delete_output(self, agent_id: str, session_id: str, output_id: str) -> None:
-        n = parse_output_id(output_id)
-
         def run(vol: VolumeWriter) -> Entry:
-            entry, _ = find_output(vol, n)
+            entry, _ = find_output(vol, parse_output_id(output_id))
             vol.delete(entry.path)
             return entry
 

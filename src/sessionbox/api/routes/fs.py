@@ -177,7 +177,12 @@ for _prefix in ("/_", "/_actions"):
 
 @router.post("/_/{name}", include_in_schema=False)
 @router.post("/_actions/{name}", include_in_schema=False)
-async def unknown_action(name: str) -> Response:
+async def unknown_action(
+    name: str, agent_id: str, session_id: str, caller: Caller, service: Files
+) -> Response:
+    """Auth, ids and the session are checked first, as on every route (401/400/404 alike)."""
+    caller.check_session(agent_id, session_id)
+    await run_in_threadpool(service.stat, agent_id, session_id, "/")
     raise NotFound(f"no such action {name!r}; actions are {', '.join(_ACTIONS)}")
 
 

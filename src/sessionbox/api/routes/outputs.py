@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox.api.auth import Principal, principal
 from sessionbox.api.schemas import Body
-from sessionbox.services.outputs import Output, OutputService, strings_in
+from sessionbox.services.outputs import OUTPUT_TYPES, Output, OutputService, strings_in
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/sessions/{session_id}/outputs", tags=["outputs"])
 Caller = Annotated[Principal, Depends(principal)]
@@ -36,10 +36,23 @@ INLINE_SAFE = frozenset(
 )
 
 
+_METADATA_SCHEMA = {
+    "type": "object",
+    "description": "OutputMetadata; keys beyond these are kept as given.",
+    "properties": {
+        "type": {"enum": list(OUTPUT_TYPES)},
+        **{key: {"type": "string"} for key in ("createdAt", "path", "command", "highlight")},
+        "mimeType": {"type": "string", "examples": ["text/plain"]},
+    },
+    "required": ["type"],
+    "additionalProperties": True,
+}
+
+
 class StoreOutputBody(Body):
     data: str
     encoding: Literal["text", "base64"] = "text"
-    metadata: dict[str, Any]
+    metadata: Annotated[dict[str, Any], WithJsonSchema(_METADATA_SCHEMA)]
 
 
 class ResolveBody(Body):

@@ -19,7 +19,7 @@ from sessionbox.api.schemas import (
     session_json,
 )
 from sessionbox.errors import ReadOnlyToken, SessionNotFound
-from sessionbox.ids import Mode, SessionType
+from sessionbox.ids import Mode, SessionType, validate_agent_id
 from sessionbox.services.sessions import SessionService, plan_resolve
 
 router = APIRouter(prefix="/v1/agents", tags=["sessions"])
@@ -99,6 +99,7 @@ async def resolve_session(
 
     A read-only token may resolve sessions that exist; creating one is 403 ``read_only``.
     """
+    validate_agent_id(agent_id)  # the path is checked before the body, as on every route
     sid, resumable = plan_resolve(
         body.mode,
         panel_path=body.panel_path,
