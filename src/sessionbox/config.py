@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     list_page_max: int = Field(10_000, description="Largest page a listing returns.")
     pg_pool_max: int = Field(20, description="PostgreSQL connections per process.")
+    sse_ping_seconds: int = Field(
+        15, description="Keep-alive ping interval of the live change feed (server-sent events)."
+    )
 
     @property
     def store_url(self) -> str:

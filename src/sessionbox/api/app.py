@@ -11,9 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
 from sessionbox.api import problems
-from sessionbox.api.routes import fs, sessions
+from sessionbox.api.routes import events, fs, sessions
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
+from sessionbox.services.events import EventHub
 from sessionbox.services.files import FileService
 from sessionbox.services.sessions import SessionService
 from sessionbox.store import open_store
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.events.close()
         if owned:
             await run_in_threadpool(app.state.store.close)
 
@@ -47,9 +49,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store or open_store(settings.store_url, settings)
     app.state.files = FileService(app.state.store, settings)
     app.state.sessions = SessionService(app.state.store, settings)
+    app.state.events = EventHub(app.state.store)
     problems.install(app)
     app.include_router(sessions.router)
     app.include_router(fs.router)
+    app.include_router(events.router)
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")
     async def healthz() -> JSONResponse:

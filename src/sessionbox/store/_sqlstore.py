@@ -14,11 +14,13 @@ from typing import Any, TypeVar
 
 from sessionbox.errors import Exists, NotFound, SessionNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
+from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import Dialect
 from sessionbox.store._volume import SqlVolume
 from sessionbox.store.base import (
     CHUNK_BYTES,
     SESSION_VOLUMES,
+    Change,
     Entry,
     Limits,
     SessionRecord,
@@ -38,11 +40,12 @@ def _fetch_one(sql: str, params: tuple[Any, ...], conn: Any) -> Any:
     return conn.execute(sql, params).fetchone()
 
 
-class SqlStore:
+class SqlStore(ChangeFeed):
     dialect: Dialect
     url: str
 
     def __init__(self, url: str, limits: Limits) -> None:
+        super().__init__()
         self.url = url
         self.limits = limits
 
@@ -53,6 +56,9 @@ class SqlStore:
 
     def _write_tx(self, fn: Callable[[Any], T]) -> T:
         raise NotImplementedError
+
+    def _announce(self, conn: Any, changes: list[Change]) -> None:
+        """Inside the write transaction: PostgreSQL queues a NOTIFY; SQLite has nothing to do."""
 
     # -- volumes -----------------------------------------------------------------
 
@@ -109,10 +115,13 @@ class SqlStore:
         return self._read_tx(run)
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
+        announced: list[Change] = []
+
         def run(conn: Any) -> T:
             vid, usage = self._locate(conn, volume, lock=True)
             vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
-            result = fn(vol)
+            recorder = Recorder(vol, volume)
+            result = fn(recorder)
             grown_bytes, grown_entries = vol.pending_usage()
             if grown_bytes or grown_entries:
                 conn.execute(
@@ -122,9 +131,13 @@ class SqlStore:
                     ),
                     (grown_bytes, grown_entries, vid),
                 )
+            self._announce(conn, recorder.changes)
+            announced[:] = recorder.changes  # only the attempt that committed counts
             return result
 
-        return self._write_tx(run)
+        result = self._write_tx(run)
+        self._committed(announced)
+        return result
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         if entry.content_hash is None or start >= end:
