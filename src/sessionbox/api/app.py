@@ -19,6 +19,7 @@ from sessionbox.services.files import FileService
 from sessionbox.services.sessions import SessionService
 from sessionbox.store import open_store
 from sessionbox.store.base import Store
+from sessionbox.web import install as install_web
 
 _DESCRIPTION = (
     "Session-scoped storage for AI agents: a virtual filesystem per session. Errors are "
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(sessions.router)
     app.include_router(fs.router)
     app.include_router(events.router)
+    install_web(app)
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")
     async def healthz() -> JSONResponse:
