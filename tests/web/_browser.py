@@ -47,8 +47,10 @@ def launch(playwright: Playwright) -> Browser:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One browser per module: Playwright's sync API holds an asyncio loop on this thread
+    while it runs, so it must be stopped before tests elsewhere call ``asyncio.run``."""
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     with sync_playwright() as playwright:
         chromium = launch(playwright)
