@@ -118,3 +118,20 @@ export function saveBlob(blob, name) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
+
+const SVG = "http://www.w3.org/2000/svg";
+const ICON_PATHS = {
+  folder: "M1.5 4.5v8h13v-6.5h-7l-1.5-1.5z",
+  file: "M3.5 1.5h6l3 3v10h-9zM9.5 1.5v3h3",
+};
+
+/** A small line icon (emoji fonts are not everywhere). */
+export function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", ICON_PATHS[name]);
+  svg.append(path);
+  return h("span", { class: "icon" }, svg);
+}

@@ -37,7 +37,7 @@ export async function renderFile(pane, ctx, crumbs) {
   const drawMeta = () => meta.replaceChildren(
     h("span", {}, formatBytes(entry.size_bytes)), h("span", {}, entry.content_type || "unknown type"),
     h("span", {}, `modified ${formatTime(entry.updated_at)}`),
-    entry.is_readonly ? h("span", { class: "badge ro" }, "read-only") : null);
+    ...(entry.is_readonly ? [h("span", { class: "badge ro" }, "read-only")] : []));
   drawMeta();
   const toolbar = h("div", { class: "toolbar" },
     h("button", { type: "button", onclick: () => download(ctx, entry) }, "Download"));

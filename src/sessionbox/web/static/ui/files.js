@@ -1,6 +1,6 @@
 // The Files tab: tree, breadcrumbs, listing, dialogs, upload, grep, live refresh.
 import { actionUrl, api, fetchBlob, fsUrl, getJSON, sendJSON, upload } from "./api.js";
-import { confirmDialog, formDialog, formatBytes, formatTime, h, link, saveBlob, toast } from "./dom.js";
+import { confirmDialog, formDialog, formatBytes, formatTime, h, icon, link, saveBlob, toast } from "./dom.js";
 import { navigate, uiPath } from "./app.js";
 import { countTree } from "./sessions.js";
 import { feed } from "./session.js";
@@ -159,7 +159,7 @@ function row(ctx, e, refresh) {
       } }, e.is_readonly ? "Unlock" : "Lock"),
     h("button", { type: "button", class: "small danger", "aria-label": `Delete ${e.name}`, onclick: () => deleteEntry(ctx, e) }, "Delete"));
   return h("tr", { dataset: { path: e.path } },
-    h("td", { class: "name" }, h("span", { class: "icon", "aria-hidden": "true" }, e.is_directory ? "📁" : "📄"),
+    h("td", { class: "name" }, icon(e.is_directory ? "folder" : "file"),
       link(uiPath.file(agent, session, e.path), e.name),
       e.is_readonly ? h("span", { class: "badge ro", title: "read-only" }, "read-only") : null),
     h("td", { class: "num" }, e.is_directory ? "" : formatBytes(e.size_bytes)),

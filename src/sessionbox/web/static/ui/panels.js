@@ -6,7 +6,8 @@ import { confirmDialog, formatBytes, formatTime, h, link, toast } from "./dom.js
 import { navigate, uiPath } from "./app.js";
 import { feed } from "./session.js";
 
-const ICONS = { file: "📄", terminal: "⌨", image: "🖼", embed: "🔗", raw: "⋯" };
+const KINDS = { file: "FILE", terminal: "TERM", image: "IMG", embed: "EMBED", raw: "RAW" };
+const kind = (type) => h("span", { class: "kind", title: type }, KINDS[type] || "RAW");
 const items = (body) => (Array.isArray(body) ? body : body.data || []);
 const missing = (err) => err.status === 404 || err.status === 405;
 
@@ -23,7 +24,7 @@ export async function renderOutputs(body, agent, session, rest) {
   const viewer = h("div", { class: "output-view", "aria-live": "polite" });
   const ul = h("ul", { class: "outputs" }, list.map((o) => {
     const type = (o.metadata && o.metadata.type) || o.type || "raw";
-    return h("li", {}, h("span", { class: "icon", "aria-hidden": "true" }, ICONS[type] || "⋯"),
+    return h("li", {}, kind(type),
       link(`${uiPath.session(agent, session, "outputs")}/${encodeURIComponent(o.id)}`, o.id),
       h("span", { class: "muted" }, ` ${type} ${(o.metadata && (o.metadata.path || o.metadata.command)) || ""}`));
   }));
@@ -49,7 +50,7 @@ async function showOutput(viewer, base, id) {
     }
     content = h("pre", { class: type === "terminal" ? "terminal" : "text" }, text);
   }
-  viewer.replaceChildren(h("h2", {}, `${ICONS[type] || ""} ${id}`),
+  viewer.replaceChildren(h("h2", {}, kind(type), ` ${id}`),
     h("dl", { class: "meta-list" }, Object.entries(meta).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "string" ? v : JSON.stringify(v))])),
     content);
 }
@@ -95,7 +96,7 @@ export async function renderSnapshots(body, agent, session) {
     h("h2", {}, "Latest"),
     latest ? h("pre", { class: "text" }, JSON.stringify(latest, null, 2)) : h("p", { class: "muted" }, "No snapshot saved yet."),
     h("h2", {}, "History"), h("ul", { class: "history" }, rows),
-    stamps.length > 1 ? h("div", { class: "inline" }, left, right, h("button", { type: "button", onclick: diff }, "Diff")) : null,
+    stamps.length > 1 ? h("div", { class: "inline" }, left, right, h("button", { type: "button", onclick: diff }, "Diff")) : "",
     diffOut);
   feed.listeners.add((c) => { if (c.volume === "snapshots") navigate(location.pathname, { replace: true }); });
 }
