@@ -70,7 +70,7 @@ def test_create_folder_and_file_with_the_keyboard_then_edit_and_save(
     row(page, "src").get_by_role("link", name="src").click()
     expect(page.locator(".path")).to_contain_text("src")
     page.get_by_role("button", name="New file").click()
-    page.get_by_label("Name").fill("main.rs")
+    page.get_by_label("Name", exact=True).fill("main.rs")
     page.get_by_role("button", name="Create").click()
     expect(page).to_have_url(re.compile(re.escape("/files/src/main.rs") + "$"))
     editor = page.locator(".cm-content")
@@ -91,14 +91,14 @@ def test_the_create_dialog_shows_the_problem_detail_inline(
     console.allowed_statuses.add(400)
     open_live(page, files_url)
     page.get_by_role("button", name="New file").click()
-    page.get_by_label("Name").fill("_reserved.txt")
+    page.get_by_label("Name", exact=True).fill("_reserved.txt")
     page.get_by_role("button", name="Create").click()
     alert = page.locator("dialog .error")
     expect(alert).to_be_visible()
     detail = http.post(f"{fs}/_reserved.txt", json={"content": ""}).json()["detail"]
     expect(alert).to_have_text(detail)
     expect(page.locator("dialog")).to_be_visible()  # still open to fix the name
-    page.get_by_label("Name").fill("ok.txt")
+    page.get_by_label("Name", exact=True).fill("ok.txt")
     page.get_by_role("button", name="Create").click()
     expect(page.locator("dialog")).to_have_count(0)
     assert http.get(f"{fs}/ok.txt").status_code == 200
@@ -273,3 +273,25 @@ def test_a_bookmarked_url_opens_that_file(
     expect(row(page, "main.rs")).to_be_visible()
     page.go_back()
     expect(page.locator(".cm-content")).to_have_text("fn main() {}")
+
+
+def test_keyboard_only_open_a_file_and_escape_a_dialog(
+    page: Page, files_url: str, http: httpx.Client, fs: str
+) -> None:
+    http.post(f"{fs}/k.txt", json={"content": "keys"})
+    open_live(page, files_url)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.get_by_role("button", name="New file").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Name", exact=True)).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog")).to_have_count(0)
+    link = row(page, "k.txt").get_by_role("link", name="k.txt")
+    for _ in range(40):  # Tab until the file's link has focus
+        page.keyboard.press("Tab")
+        if link.evaluate("el => el === document.activeElement"):
+            break
+    expect(link).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator(".cm-content")).to_have_text("keys")

@@ -38,6 +38,10 @@ class Recorder:
         self._volume = volume
         self.changes: builtins.list[Change] = []
 
+    def __getattr__(self, name: str) -> Any:
+        # Methods a store adds beyond the protocol still work (they are not announced).
+        return getattr(self._inner, name)
+
     def _note(self, op: str, path: str, to: str | None = None) -> None:
         v = self._volume
         self.changes.append(Change(v.agent_id, v.session_id, v.kind, op, path, to))

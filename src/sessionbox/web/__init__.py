@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -35,7 +36,10 @@ _HEADERS = {
 def install(app: FastAPI) -> None:
     """Mount ``/static`` (shared with other browser assets) and the UI routes."""
     if not any(getattr(route, "path", None) == "/static" for route in app.routes):
-        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+        # Compressed here only: the editor bundle shrinks from 772 KB to 276 KB, while API
+        # responses (raw ranges, the event stream) stay untouched.
+        static = GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024)
+        app.mount("/static", static, name="static")
 
     @app.get("/", include_in_schema=False)
     async def home() -> FileResponse:
