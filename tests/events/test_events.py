@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -244,3 +249,56 @@ def test_postgres_change_through_another_store_instance_reaches_the_feed(
     finally:
         other.close()
         server.stop()
+
+
+def test_serve_stops_on_sigint_while_a_feed_is_open(tmp_path: Path) -> None:
+    """A real `sessionbox serve`: an open event stream must not keep it alive."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sessionbox.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        assert (
+            httpx.post(f"{base}/v1/agents/a/sessions", json={"id": "safe_named_s"}).status_code
+            == 201
+        )
+        with (
+            httpx.Client(base_url=base, timeout=30) as client,
+            _open_feed(client, "a", "safe_named_s") as response,
+        ):
+            feed = SSE(response)
+            assert feed.next()[0] == "ready"
+            proc.send_signal(signal.SIGINT)
+            with pytest.raises((EOFError, httpx.TransportError)):
+                while True:  # the server ends the stream instead of waiting for us
+                    feed.next()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
