@@ -295,3 +295,24 @@ def test_keyboard_only_open_a_file_and_escape_a_dialog(
     expect(link).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator(".cm-content")).to_have_text("keys")
+
+
+def test_drag_and_drop_upload_shows_progress(
+    page: Page, files_url: str, http: httpx.Client, fs: str
+) -> None:
+    open_live(page, files_url)
+    page.evaluate(
+        """() => {
+          const data = new Uint8Array(200000).map((_, i) => i % 251);
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([data], "dropped.bin"));
+          document.querySelector(".dropzone").dispatchEvent(
+            new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        }"""
+    )
+    expect(page.get_by_role("progressbar", name="Uploading dropped.bin")).to_have_attribute(
+        "value", "1"
+    )
+    expect(row(page, "dropped.bin")).to_be_visible()
+    body = http.get(f"{fs}/dropped.bin", params={"raw": "1"}).content
+    assert body == bytes(i % 251 for i in range(200000))
