@@ -17,6 +17,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "services",
         "store",
         "cli",
+        "web",
     }
     assert set(sessionbox.__all__) - {"__version__"} == public
 

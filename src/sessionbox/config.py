@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     import_max_ratio: int = Field(
         200, description="Import refuses archives that inflate more than this many times."
     )
+    sse_ping_seconds: int = Field(
+        15, description="Keep-alive ping interval of the live change feed (server-sent events)."
+    )
 
     @property
     def store_url(self) -> str:

@@ -8,17 +8,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
 from sessionbox.api import problems
-from sessionbox.api.routes import applets, fs, outputs, sessions, tokens, transfer
+from sessionbox.api.routes import applets, events, fs, outputs, sessions, tokens, transfer
 from sessionbox.api.routes import snapshots as snapshot_routes
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
 from sessionbox.services._bytecache import ByteCache
 from sessionbox.services.applets import AppletService
+from sessionbox.services.events import EventHub
 from sessionbox.services.files import FileService
 from sessionbox.services.outputs import OutputService
 from sessionbox.services.retention import RetentionService, run_periodically
@@ -28,6 +28,7 @@ from sessionbox.services.tokens import TokenService
 from sessionbox.services.transfer import TransferService
 from sessionbox.store import open_store
 from sessionbox.store.base import Store
+from sessionbox.web import install as install_web
 
 _DESCRIPTION = (
     "Session-scoped storage for AI agents: a virtual filesystem per session. Errors are "
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         retention = asyncio.create_task(run_periodically(app.state.retention, settings))
         yield
         retention.cancel()
+        app.state.events.close()
         if owned:
             await run_in_threadpool(app.state.store.close)
 
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.retention = RetentionService(app.state.store, settings)
     app.state.transfer = TransferService(app.state.store, settings)
     app.state.tokens = TokenService(app.state.store)
+    app.state.events = EventHub(app.state.store)
     problems.install(app)
     app.include_router(sessions.router)
     app.include_router(fs.router)
@@ -75,7 +78,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(outputs.router)
     app.include_router(applets.router)
     app.include_router(transfer.router)
-    app.mount("/static", StaticFiles(packages=[("sessionbox", "web/static")]), name="static")
+    app.include_router(events.router)
+    install_web(app)
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")
     async def healthz() -> JSONResponse:

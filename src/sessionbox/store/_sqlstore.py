@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
 from sessionbox.store import _safefs
+from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import Dialect
 from sessionbox.store._dirmeta import DirMeta
 from sessionbox.store._dirread import Place, read_range
@@ -24,6 +25,7 @@ from sessionbox.store._volume import SqlVolume
 from sessionbox.store.base import (
     CHUNK_BYTES,
     SESSION_VOLUMES,
+    Change,
     Entry,
     Limits,
     SessionRecord,
@@ -46,7 +48,7 @@ def _fetch_one(sql: str, params: tuple[Any, ...], conn: Any) -> Any:
     return conn.execute(sql, params).fetchone()
 
 
-class SqlStore:
+class SqlStore(ChangeFeed):
     dialect: Dialect
     url: str
     dir_root: Path | None = None
@@ -55,6 +57,7 @@ class SqlStore:
     """Where the ``files`` volume of each unsafe session lives (``Settings.scopes_dir``)."""
 
     def __init__(self, url: str, limits: Limits) -> None:
+        super().__init__()
         self.url = url
         self.limits = limits
 
@@ -116,6 +119,9 @@ class SqlStore:
 
     def _write_tx(self, fn: Callable[[Any], T]) -> T:
         raise NotImplementedError
+
+    def _announce(self, conn: Any, changes: list[Change]) -> None:
+        """Inside the write transaction: PostgreSQL queues a NOTIFY; SQLite has nothing to do."""
 
     # -- volumes -----------------------------------------------------------------
 
@@ -184,43 +190,50 @@ class SqlStore:
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         place = self._place(volume)
+        announced: list[Change] = []
 
         def run(conn: Any) -> T:
             vid, usage = self._locate(conn, volume, lock=True)
             if place is not None:
                 # The session's row locks (taken by _locate) serialise writers of the
                 # directory too; its usage is counted on disk, never in the counters.
-                meta = DirMeta(conn, self.dialect, vid)
                 disk = DirVolume(
-                    meta,
+                    DirMeta(conn, self.dialect, vid),
                     place,
                     kind=volume.kind,
                     usage=usage,
                     owner_places=self._owner_places(volume),
                     limits=self.limits,
                 )
-                outcome = fn(disk)
+                recorder = Recorder(disk, volume)
+                result = fn(recorder)
                 disk.save_usage()
-                return outcome
-            vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
-            result = fn(vol)
-            grown_bytes, grown_entries = vol.pending_usage()
-            if grown_bytes or grown_entries:
-                conn.execute(
-                    self.dialect.sql(
-                        "UPDATE volumes SET bytes_used = bytes_used + ?, "
-                        "entry_count = entry_count + ? WHERE id = ?"
-                    ),
-                    (grown_bytes, grown_entries, vid),
-                )
+            else:
+                vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
+                recorder = Recorder(vol, volume)
+                result = fn(recorder)
+                grown_bytes, grown_entries = vol.pending_usage()
+                if grown_bytes or grown_entries:
+                    conn.execute(
+                        self.dialect.sql(
+                            "UPDATE volumes SET bytes_used = bytes_used + ?, "
+                            "entry_count = entry_count + ? WHERE id = ?"
+                        ),
+                        (grown_bytes, grown_entries, vid),
+                    )
+            self._announce(conn, recorder.changes)
+            announced[:] = recorder.changes  # only the attempt that committed counts
             return result
 
         if place is None:
-            return self._write_tx(run)
-        # Taken before the database's write lock and held past its commit, so readers
-        # never see the disk and the sidecar disagree; every path takes this lock first.
-        with _safefs.volume_lock(*place, shared=False):
-            return self._write_tx(run)
+            result = self._write_tx(run)
+        else:
+            # Taken before the database's write lock and held past its commit, so readers
+            # never see the disk and the sidecar disagree; every path takes this lock first.
+            with _safefs.volume_lock(*place, shared=False):
+                result = self._write_tx(run)
+        self._committed(announced)
+        return result
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         place = self._place(volume)

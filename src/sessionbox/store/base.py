@@ -75,6 +75,44 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """One committed change to a volume, as the live feed publishes it.
+
+    ``op`` is ``write``, ``mkdir``, ``attrs``, ``delete``, ``move`` (``to`` set)
+    or ``copy`` (``to`` set); ``changed`` with path ``/`` means "something changed,
+    look again" (a notification too large to describe).
+    """
+
+    agent_id: str
+    session_id: str | None
+    volume: VolumeKind
+    op: str
+    path: str
+    to: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body = {
+            "agent": self.agent_id,
+            "session": self.session_id,
+            "volume": self.volume,
+            "op": self.op,
+            "path": self.path,
+        }
+        if self.to is not None:
+            body["to"] = self.to
+        return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Change:
+        return cls(
+            body["agent"], body["session"], body["volume"], body["op"], body["path"], body.get("to")
+        )
+
+
+ChangeCallback = Callable[[Change], None]
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRecord:
     agent_id: str
     id: str
@@ -359,6 +397,11 @@ class Store(Catalog, Protocol):
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         """Bytes ``[start, end)`` of ``entry``'s content, fetched chunk by chunk."""
+        ...
+
+    def watch(self, callback: ChangeCallback) -> Callable[[], None]:
+        """Call ``callback`` (from any thread) after every committed change; returns an
+        unsubscribe function. PostgreSQL also reports changes made by other processes."""
         ...
 
     def ping(self) -> None:

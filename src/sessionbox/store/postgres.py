@@ -6,10 +6,17 @@ psycopg 3 with a connection pool; results in binary format (bytea arrives
 is race-free across replicas. Serialisation failures and deadlocks are
 retried here; a lost connection is retried for reads and reported as 503
 (``Unavailable``) for writes, whose outcome the client must check.
+
+Changes are announced with ``NOTIFY`` inside the write transaction, so they are
+heard exactly when (and only if) it commits, by every replica: one listener
+connection per process, opened by the first ``watch``.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,10 +31,22 @@ from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
 from sessionbox.store import migrations
 from sessionbox.store._dialect import PostgresDialect
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import Limits
+from sessionbox.store.base import Change, ChangeCallback, Limits
 
 T = TypeVar("T")
 _MIGRATION_LOCK = 0x5E55_10B0  # pg_advisory_xact_lock key: "sessionbox"
+CHANNEL = "sessionbox_changes"
+_MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+log = logging.getLogger(__name__)
+
+
+def notify_payload(change: Change) -> str:
+    """The change as JSON; one too large to send becomes "something changed at /"."""
+    payload = json.dumps(change.to_json(), ensure_ascii=False, separators=(",", ":"))
+    if len(payload.encode()) <= _MAX_PAYLOAD:
+        return payload
+    coarse = Change(change.agent_id, change.session_id, change.volume, "changed", "/")
+    return json.dumps(coarse.to_json(), separators=(",", ":"))
 
 
 class _Retry(Exception):
@@ -78,6 +97,10 @@ class PostgresStore(SqlStore):
             open=True,
             name="sessionbox",
         )
+        self._listener: threading.Thread | None = None
+        self._listening = threading.Event()
+        self._stopping = threading.Event()
+        self._listener_lock = threading.Lock()
 
     def _run(self, fn: Callable[[Any], T]) -> T:
         with map_db_errors(), self._pool.connection() as conn, conn.transaction():
@@ -125,5 +148,46 @@ class PostgresStore(SqlStore):
         self._write_tx(run)
         return applied
 
+    # -- the change feed -------------------------------------------------------------
+
+    def _announce(self, conn: Any, changes: list[Change]) -> None:
+        if changes:
+            conn.execute(
+                "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
+                (CHANNEL, [notify_payload(change) for change in changes]),
+            )
+
+    def _committed(self, changes: list[Change]) -> None:
+        """Nothing to do: the listener hears this process's NOTIFYs like anyone else's."""
+
+    def watch(self, callback: ChangeCallback) -> Callable[[], None]:
+        unwatch = super().watch(callback)
+        with self._listener_lock:
+            if self._listener is None:
+                self._listener = threading.Thread(
+                    target=self._listen, name="sessionbox-listen", daemon=True
+                )
+                self._listener.start()
+        # Changes committed after watch() returns must be heard: wait for LISTEN.
+        self._listening.wait(10)
+        return unwatch
+
+    def _listen(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    while not self._stopping.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._deliver([Change.from_json(json.loads(note.payload))])
+            except psycopg.Error as exc:
+                self._listening.clear()
+                log.warning("change listener lost its connection (%s); reconnecting", exc)
+                self._stopping.wait(1)
+
     def close(self) -> None:
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.join(5)
         self._pool.close()
