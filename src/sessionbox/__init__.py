@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sessionbox.client.http import AsyncClient, Client
 from sessionbox.client.local import Sessionbox, open, open_async
 from sessionbox.config import Settings
 from sessionbox.errors import (
@@ -50,6 +51,8 @@ __all__ = [
     "AgentNotFound",
     "AppletNotFound",
     "ArchiveInvalid",
+    "AsyncClient",
+    "Client",
     "Conflict",
     "CursorInvalid",
     "DirectoryNotEmpty",
