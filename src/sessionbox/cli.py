@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from sessionbox.cli_fs import fs_app
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
 
@@ -55,6 +56,9 @@ def is_loopback(host: str) -> bool:
             )
         except OSError:
             return False
+
+
+app.add_typer(fs_app, name="fs")
 
 
 @app.command()

@@ -25,27 +25,6 @@ KINDS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def server_for(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[str], LiveServer]]:
-    """One live server per store, started on first use and stopped at the end."""
-    started: dict[str, LiveServer] = {}
-
-    def get(kind: str) -> LiveServer:
-        if kind not in started:
-            extra = {}
-            if kind == "postgres":
-                extra["store"] = postgres_url
-            settings = small_limits(tmp_path_factory.mktemp(f"sdk-{kind}"), **extra)
-            started[kind] = LiveServer(settings).start()
-        return started[kind]
-
-    yield get
-    for server in started.values():
-        server.stop()
-
-
 @pytest.fixture(params=KINDS, ids=["-".join(k) for k in KINDS])
 def sdk(
     request: pytest.FixtureRequest, tmp_path: Path, server_for: Callable[[str], LiveServer]
