@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from sessionbox.cli_fs import fs_app
+from sessionbox.cli_integrations import register as register_integrations
 from sessionbox.config import Settings
 from sessionbox.errors import SessionboxError
 
@@ -59,6 +60,7 @@ def is_loopback(host: str) -> bool:
 
 
 app.add_typer(fs_app, name="fs")
+register_integrations(app)
 
 
 @app.command()

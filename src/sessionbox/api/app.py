@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -32,7 +32,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with AsyncExitStack() as hooks:
+            for hook in app.state.lifespan_hooks:
+                await hooks.enter_async_context(hook())
+            yield
         if owned:
             await run_in_threadpool(app.state.store.close)
 
@@ -50,6 +53,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     problems.install(app)
     app.include_router(sessions.router)
     app.include_router(fs.router)
+    app.state.lifespan_hooks = []
+    _mount_integrations(app, settings)
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")
     async def healthz() -> JSONResponse:
@@ -60,3 +65,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse({"status": "ok"})
 
     return app
+
+
+def _mount_integrations(app: FastAPI, settings: Settings) -> None:
+    """Optional extras that serve over HTTP: mounted when installed."""
+    try:
+        from sessionbox.integrations import mcp
+    except ImportError:  # the `mcp` extra is not installed
+        return
+    from sessionbox.client.local import Sessionbox
+
+    sdk = Sessionbox(app.state.store, settings)
+    app.state.lifespan_hooks.append(mcp.mount(app, sdk, settings.host))
