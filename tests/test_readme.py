@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import sessionbox
 from tests.conftest import LiveServer
 
 README = Path(__file__).parent.parent / "README.md"
@@ -23,4 +24,19 @@ def test_readme_example_runs(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     code = code.replace("http://127.0.0.1:8787", live_server.url)
-    exec(compile(code, str(README), "exec"), {"__name__": "readme"})
+    if "127.0.0.1:8788" not in code:
+        exec(compile(code, str(README), "exec"), {"__name__": "readme"})
+        return
+    from tests.integrations.test_webdav import DavServer
+
+    with sessionbox.Client(live_server.url) as client:
+        record = client.create_session("readme-agent")
+        dav = DavServer(client.session("readme-agent", record.id).files)
+        try:
+            code = code.replace("http://127.0.0.1:8788", dav.url)
+            names: dict[str, object] = {"__name__": "readme"}
+            exec(compile(code, str(README), "exec"), names)
+            names["dav"].http.close()  # type: ignore[attr-defined]
+            assert client.session("readme-agent", record.id).files.read_text("/notes.md") == "# hi"
+        finally:
+            dav.stop()

@@ -50,3 +50,42 @@ def register(app: typer.Typer) -> None:
             build_server(sdk.session(agent, session).files).run("stdio")
         finally:
             sdk.close()
+
+    @app.command()
+    def webdav(
+        agent: AgentOpt,
+        session: SessionOpt,
+        url: UrlOpt = None,
+        token: TokenOpt = None,
+        store: StoreOpt = None,
+        host: Annotated[str, typer.Option(help="Loopback only: the mount has no login.")] = (
+            "127.0.0.1"
+        ),
+        port: Annotated[int, typer.Option()] = 8788,
+        read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every change.")] = (
+            False
+        ),
+    ) -> None:
+        """Mount one session as a WebDAV drive (http://HOST:PORT/)."""
+        from cheroot import wsgi
+
+        from sessionbox.cli import is_loopback
+        from sessionbox.integrations.webdav import make_app
+
+        if not is_loopback(host):
+            typer.echo(f"refusing to bind to {host}: the WebDAV mount has no login", err=True)
+            raise typer.Exit(2)
+        sdk = open_sdk(url, token, store)
+        server = None
+        try:
+            sdk.get_session(agent, session)
+            dav = make_app(sdk.session(agent, session).files, read_only=read_only)
+            server = wsgi.Server((host, port), dav)
+            typer.echo(f"WebDAV on http://{host}:{port}/ for {agent}/{session}", err=True)
+            server.start()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if server is not None:
+                server.stop()
+            sdk.close()
