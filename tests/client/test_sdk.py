@@ -60,9 +60,11 @@ def test_create_only_and_conflicts(fs: Any) -> None:
         fs.write("/a.txt/child", "y")
     with pytest.raises(sessionbox.NotADirectory):
         fs.list("/a.txt")
+    fs.make_dir("/d")
     with pytest.raises(sessionbox.IsADirectory):
-        fs.make_dir("/d")
         fs.read("/d")
+    with pytest.raises(sessionbox.IsADirectory):
+        fs.read_stream("/d")
 
 
 def test_directories_list_and_remove(fs: Any) -> None:
