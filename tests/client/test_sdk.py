@@ -137,6 +137,12 @@ def test_streams_and_ranges(fs: Any) -> None:
     assert fs.read("/big.bin") == b"small" and replaced.size_bytes == 5
 
 
+def test_listing_a_big_file_is_not_a_directory(fs: Any) -> None:
+    fs.write("/big", b"x" * (2 * 1024 * 1024 + 1))  # over the JSON read limit of the tests
+    with pytest.raises(sessionbox.NotADirectory):
+        fs.list("/big")
+
+
 def test_limits_raise_the_library_classes(fs: Any) -> None:
     with pytest.raises(sessionbox.TooLarge):
         fs.write_stream("/huge", io.BytesIO(b"\0" * (3 * 1024 * 1024 + 1)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager
 from typing import IO, Any, TypeVar
@@ -25,7 +26,7 @@ import httpx
 import tenacity
 
 from sessionbox.client import _wire
-from sessionbox.errors import NotADirectory, Unavailable
+from sessionbox.errors import NotADirectory, TooLarge, Unavailable
 from sessionbox.ids import Mode
 from sessionbox.services.grep import GrepFile
 from sessionbox.store.base import CHUNK_BYTES, Entry, SessionRecord
@@ -224,7 +225,10 @@ class AsyncFiles:
         entries: builtins.list[Entry] = []
         params: dict[str, str] = {}
         while True:
-            page = await self._t.json("GET", self._url(path), idempotent=True, params=params)
+            try:
+                page = await self._t.json("GET", self._url(path), idempotent=True, params=params)
+            except TooLarge:  # the server tried to return a big file's content
+                raise NotADirectory(f"not a directory: {path}") from None
             if "data" not in page:
                 raise NotADirectory(f"not a directory: {path}")
             entries.extend(_wire.entry_from(item) for item in page["data"])
@@ -465,4 +469,5 @@ class Client(_SyncProxy):
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
-            self.close()
+            with contextlib.suppress(Exception):  # e.g. collected on the portal's own thread
+                self.close()
