@@ -21,7 +21,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import Resource as MCPResource
 
 from sessionbox.errors import InvalidInput, SessionboxError
-from sessionbox.services.grep import glob_to_regex
+from sessionbox.integrations._walk import find
 
 T = TypeVar("T")
 MAX_RESOURCES = 1000
@@ -114,20 +114,7 @@ def build_server(default_files: Any = None) -> MCPServer:
     @server.tool()
     async def glob(pattern: str, path: str = "/") -> list[str]:
         """Files below ``path`` whose path (relative to it) matches, e.g. ``**/*.py``."""
-        regex = glob_to_regex(pattern)
-        target = files()
-        found: list[str] = []
-        pending = [path]
-        while pending:
-            directory = pending.pop()
-            for e in await _call(target.list, directory):
-                if e.is_directory:
-                    pending.append(e.path)
-                    continue
-                relative = e.path[len(path) :].lstrip("/") if path != "/" else e.path[1:]
-                if regex.fullmatch(relative) or ("/" not in pattern and regex.fullmatch(e.name)):
-                    found.append(e.path)
-        return sorted(found)
+        return [e.path for e in await _call(find, files(), pattern, path)]
 
     @server.tool()
     async def grep(
