@@ -6,7 +6,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -160,3 +160,24 @@ def session_url(http: httpx.Client, agent: str) -> str:
     response = http.post(f"/v1/agents/{agent}/sessions", json={})
     assert response.status_code == 201, response.text
     return f"/v1/agents/{agent}/sessions/{response.json()['id']}/fs"
+
+
+@pytest.fixture(scope="session")
+def server_for(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], LiveServer]]:
+    """One live server per store, started on first use and stopped at the end."""
+    started: dict[str, LiveServer] = {}
+
+    def get(kind: str) -> LiveServer:
+        if kind not in started:
+            extra = {}
+            if kind == "postgres":
+                extra["store"] = postgres_url
+            settings = small_limits(tmp_path_factory.mktemp(f"sdk-{kind}"), **extra)
+            started[kind] = LiveServer(settings).start()
+        return started[kind]
+
+    yield get
+    for server in started.values():
+        server.stop()

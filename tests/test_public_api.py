@@ -18,6 +18,9 @@ def test_all_lists_exactly_the_public_names() -> None:
         "store",
         "cli",
         "web",
+        "cli_fs",
+        "cli_integrations",
+        "integrations",
     }
     assert set(sessionbox.__all__) - {"__version__"} == public
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sessionbox.client.autosave import Autosaver, AutosaveStatus
+from sessionbox.client.http import AsyncClient, Client
 from sessionbox.client.local import Sessionbox, open, open_async
 from sessionbox.config import Settings
 from sessionbox.errors import (
@@ -60,6 +61,8 @@ __all__ = [
     "Autosaver",
     "ArchiveInvalid",
     "ChildLink",
+    "AsyncClient",
+    "Client",
     "Conflict",
     "CursorInvalid",
     "DirectoryNotEmpty",

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from sessionbox.cli_fs import fs_app
+from sessionbox.cli_integrations import register as register_integrations
 from sessionbox.config import Settings
 from sessionbox.errors import InvalidInput, SessionboxError
 
@@ -55,6 +57,10 @@ def is_loopback(host: str) -> bool:
             )
         except OSError:
             return False
+
+
+app.add_typer(fs_app, name="fs")
+register_integrations(app)
 
 
 @app.command()

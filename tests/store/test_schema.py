@@ -132,7 +132,7 @@ def test_async_library_mirrors_the_sync_one(tmp_path: Path) -> None:
             f"sqlite:///{tmp_path / 'a.db'}", settings=Settings(data_dir=tmp_path)
         )
         record = await box.create_session("agent")
-        session = await box.session("agent", record.id)
+        session = box.session("agent", record.id)
         await session.files.write("/a/b.txt", "hello")
         assert await session.files.read_text("/a/b.txt") == "hello"
         names = [e.name for e in await session.files.list("/a")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -44,7 +44,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         retention = asyncio.create_task(run_periodically(app.state.retention, settings))
-        yield
+        async with AsyncExitStack() as hooks:
+            for hook in app.state.lifespan_hooks:
+                await hooks.enter_async_context(hook())
+            yield
         retention.cancel()
         app.state.events.close()
         if owned:
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(applets.router)
     app.include_router(transfer.router)
     app.include_router(events.router)
+    app.state.lifespan_hooks = []
+    _mount_integrations(app, settings)
     install_web(app)
 
     @app.get("/healthz", tags=["health"], summary="200 when the store answers")
@@ -90,3 +95,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse({"status": "ok"})
 
     return app
+
+
+def _mount_integrations(app: FastAPI, settings: Settings) -> None:
+    """Optional extras that serve over HTTP: mounted when installed."""
+    try:
+        from sessionbox.integrations import mcp
+    except ImportError:  # the `mcp` extra is not installed
+        return
+    from sessionbox.client.local import Sessionbox
+
+    sdk = Sessionbox(app.state.store, settings)
+    app.state.lifespan_hooks.append(mcp.mount(app, sdk, settings.host))

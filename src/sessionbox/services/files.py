@@ -15,7 +15,12 @@ from typing import Any
 
 from sessionbox import paths
 from sessionbox.config import Settings
-from sessionbox.errors import DirectoryNotEmpty, PreconditionFailed, RangeNotSatisfiable
+from sessionbox.errors import (
+    DirectoryNotEmpty,
+    IsADirectory,
+    PreconditionFailed,
+    RangeNotSatisfiable,
+)
 from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import VPath
 from sessionbox.services import grep as greplib
@@ -151,7 +156,7 @@ class FileService:
         volume = self.volume(agent_id, session_id)
         entry = self.stat(agent_id, session_id, path)
         if entry.is_directory:
-            raise IsADirectoryError(path)
+            raise IsADirectory(f"is a directory: {path}")
         stop = entry.size_bytes if end is None else min(end, entry.size_bytes)
         if start < 0 or (start >= stop and entry.size_bytes > 0) or start > stop:
             raise RangeNotSatisfiable(f"{path} has {entry.size_bytes} bytes")

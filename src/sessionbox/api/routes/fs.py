@@ -32,6 +32,7 @@ from sessionbox.api.schemas import (
 )
 from sessionbox.errors import (
     InvalidInput,
+    IsADirectory,
     NotFound,
     PathInvalid,
     RangeNotSatisfiable,
@@ -235,7 +236,7 @@ def _raw(
 ) -> Response:
     entry = service.stat(agent_id, session_id, path)
     if entry.is_directory:
-        raise InvalidInput(f"{path} is a directory; raw reads are for files")
+        raise IsADirectory(f"{path} is a directory; raw reads are for files")
     headers = {
         "ETag": entry.etag,
         "Accept-Ranges": "bytes",

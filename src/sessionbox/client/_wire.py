@@ -1,0 +1,105 @@
+"""What the HTTP client and the REST API agree on: URLs, JSON values and problems.
+
+Kept apart from the transport code so ``http.py`` reads as the list of
+operations, and so a second client (a CLI, a browser test) can reuse it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from sessionbox import paths
+from sessionbox.errors import SessionboxError, error_for_code
+from sessionbox.ids import parse_session_id, validate_agent_id
+from sessionbox.paths import VPath
+from sessionbox.services.grep import GrepFile, GrepMatch
+from sessionbox.store.base import Entry, SessionRecord
+
+
+def sessions_url(agent_id: str) -> str:
+    """Ids are validated here too: httpx would fold a ``..`` id into another route."""
+    return f"/v1/agents/{quote(validate_agent_id(agent_id), safe='')}/sessions"
+
+
+def session_url(agent_id: str, session_id: str) -> str:
+    return f"{sessions_url(agent_id)}/{quote(str(parse_session_id(session_id)), safe='')}"
+
+
+def fs_url(agent_id: str, session_id: str, path: str) -> str:
+    """The ``/fs`` URL of ``path``; every segment is percent-encoded (``%``, ``#``, ``?``)."""
+    vpath = paths.validate(path)
+    base = f"{session_url(agent_id, session_id)}/fs"
+    return base if vpath == paths.ROOT else base + quote(vpath, safe="/")
+
+
+def action_url(agent_id: str, session_id: str, name: str) -> str:
+    return f"{session_url(agent_id, session_id)}/fs/_/{name}"
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def entry_from(body: dict[str, Any]) -> Entry:
+    """An ``Entry`` from its JSON; the version is the ETag's suffix (``"<id>.<version>"``).
+
+    The content hash is not part of the REST contract, so it is ``None`` over HTTP.
+    """
+    return Entry(
+        id=uuid.UUID(body["id"]),
+        path=VPath(body["path"]),
+        is_directory=body["is_directory"],
+        is_readonly=body["is_readonly"],
+        size_bytes=body["size_bytes"],
+        content_type=body["content_type"],
+        meta=body["meta"],
+        version=int(body["etag"].strip('"').rsplit(".", 1)[1]),
+        content_hash=None,
+        created_at=_time(body["created_at"]),
+        updated_at=_time(body["updated_at"]),
+    )
+
+
+def session_from(body: dict[str, Any]) -> SessionRecord:
+    return SessionRecord(
+        agent_id=body["agent_id"],
+        id=body["id"],
+        mode=body["mode"],
+        type=body["type"],
+        created_at=_time(body["created_at"]),
+        last_active_at=_time(body["last_active_at"]),
+        expires_at=_time(body["expires_at"]) if body.get("expires_at") else None,
+    )
+
+
+def grep_from(body: dict[str, Any]) -> list[GrepFile]:
+    return [
+        GrepFile(
+            path=item["path"],
+            matches=[GrepMatch(m["path"], m["line_number"], m["line"]) for m in item["matches"]],
+        )
+        for item in body["data"]
+    ]
+
+
+_STANDARD = {"type", "title", "status", "detail", "code"}
+
+
+def error_from(response: httpx.Response) -> SessionboxError:
+    """The exception the server raised, rebuilt from its problem+json (or its status)."""
+    body: Any = None
+    with contextlib.suppress(ValueError):
+        body = response.json()
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        cls = error_for_code(body["code"], response.status_code)
+        extra = {k: v for k, v in body.items() if k not in _STANDARD}
+        return cls(str(body.get("detail") or ""), **extra)
+    cls = error_for_code("", response.status_code)
+    text = response.text[:200] if response.content else response.reason_phrase
+    return cls(f"HTTP {response.status_code} from {response.request.url}: {text}")

@@ -1,0 +1,1 @@
+"""Optional integrations: each imports its extra only when used."""
