@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sessionbox.errors import Exists, NotFound, SessionNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
+from sessionbox.store import _invariants
 from sessionbox.store._dialect import Dialect
 from sessionbox.store._volume import SqlVolume
 from sessionbox.store.base import (
@@ -136,6 +137,10 @@ class SqlStore:
                 raise Unavailable(f"content of {entry.path} changed while it was being read")
             base = seq * CHUNK_BYTES
             yield bytes(row[0])[max(start - base, 0) : end - base]
+
+    def check_invariants(self, agent_id: str | None = None) -> list[str]:
+        """Violations of the store's invariants (all agents, or one); empty when sound."""
+        return self._read_tx(lambda conn: _invariants.check(conn, self.dialect, agent_id))
 
     # -- catalog -------------------------------------------------------------------
 
