@@ -6,9 +6,11 @@ A new store plugs in with one line in ``STORE_URLS``; the suites then run on it.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sessionbox.config import Settings
@@ -41,3 +43,11 @@ def assert_invariants(url: str, data_dir: Path, agent_id: str | None = None) -> 
     finally:
         store.close()
     assert problems == [], "\n".join(problems)
+
+
+def new_session(client: httpx.Client) -> str:
+    """A fresh agent and session; returns the session's fs base URL."""
+    agent = f"rel-{secrets.token_hex(4)}"
+    created = client.post(f"/v1/agents/{agent}/sessions", json={})
+    assert created.status_code == 201, created.text
+    return f"/v1/agents/{agent}/sessions/{created.json()['id']}/fs"
