@@ -48,10 +48,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.files = FileService(app.state.store, settings)
     app.state.sessions = SessionService(app.state.store, settings)
     problems.install(app)
-    app.include_router(sessions.router)
-    app.include_router(fs.router)
+    app.include_router(sessions.router, responses=problems.RESPONSES)
+    app.include_router(fs.router, responses=problems.RESPONSES)
 
-    @app.get("/healthz", tags=["health"], summary="200 when the store answers")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="200 when the store answers",
+        responses=problems.RESPONSES,
+    )
     async def healthz() -> JSONResponse:
         try:
             await run_in_threadpool(app.state.store.ping)

@@ -15,6 +15,27 @@ from sessionbox.errors import SessionboxError
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("sessionbox.api")
 
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable machine-readable error code"},
+    },
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    key: {"description": text, "content": {MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}}
+    for key, text in (
+        ("4XX", "The request was refused: RFC 9457 problem+json with a stable `code`."),
+        ("5XX", "The service failed or is unavailable (503 carries `Retry-After`)."),
+    )
+}
+"""Documents every error response in the OpenAPI, so clients and fuzzers know the shape."""
+
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported"}
 
 
