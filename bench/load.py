@@ -61,7 +61,9 @@ class Server:
             "--data-dir",
             str(data_dir),
         ]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log = data_dir / "server.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -76,18 +78,29 @@ class Server:
         self.proc.wait(30)
 
 
-async def fill(client: httpx.AsyncClient, base: str, files: int, connections: int) -> None:
+async def fill(
+    client: httpx.AsyncClient, base: str, files: int, connections: int
+) -> dict[str, int]:
+    """Write every file once (retrying a failed one); returns the errors seen on the way."""
     queue = list(range(files))
+    errors: dict[str, int] = {}
 
     async def worker() -> None:
         while queue:
             i = queue.pop()
-            answer = await client.put(
-                f"{base}/d{i % 100}/f{i}.txt", content=secrets.token_hex(512).encode()
-            )
-            answer.raise_for_status()
+            try:
+                answer = await client.put(
+                    f"{base}/d{i % 100}/f{i}.txt", content=secrets.token_hex(512).encode()
+                )
+                label = "" if answer.is_success else str(answer.status_code)
+            except httpx.HTTPError as exc:
+                label = type(exc).__name__
+            if label:
+                errors[label] = errors.get(label, 0) + 1
+                queue.append(i)
 
     await asyncio.gather(*(worker() for _ in range(connections)))
+    return errors
 
 
 async def run_load(args: argparse.Namespace, server: Server) -> dict[str, Any]:
@@ -99,7 +112,7 @@ async def run_load(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         created = await client.post(f"/v1/agents/{agent}/sessions", json={})
         base = f"/v1/agents/{agent}/sessions/{created.json()['id']}/fs"
         started = time.monotonic()
-        await fill(client, base, args.files, args.connections)
+        fill_errors = await fill(client, base, args.files, args.connections)
         fill_seconds = time.monotonic() - started
 
         latencies: list[float] = []
@@ -146,6 +159,7 @@ async def run_load(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         "connections": args.connections,
         "files": args.files,
         "fill_seconds": round(fill_seconds, 1),
+        "fill_errors": fill_errors,
         "requests": total,
         "reads": counts["read"],
         "writes": counts["write"],
@@ -184,6 +198,7 @@ def main() -> None:
         try:
             result = asyncio.run(run_load(args, server))
         finally:
+            print(server.log.read_text(errors="replace")[-6000:], file=sys.stderr)
             server.stop()
             if database:
                 import psycopg
