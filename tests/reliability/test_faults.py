@@ -19,6 +19,9 @@ import httpx
 import psycopg
 import pytest
 
+from sessionbox.errors import Unavailable
+from sessionbox.store import open_store
+from sessionbox.store.base import VolumeKey
 from tests.conftest import LiveServer, small_limits
 from tests.reliability._proxy import Proxy
 from tests.reliability.conftest import new_session
@@ -199,3 +202,24 @@ def test_a_write_on_a_pooled_connection_the_database_dropped_succeeds(
                     time.sleep(0.02)
             answer = client.put(f"{base}/f{i}", content=b"x", headers=OCTET)
             assert answer.status_code == 201, answer.text
+
+
+def test_a_conflict_that_outlasts_the_retries_is_503_not_500(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Regression: a deadlock still there after every retry escaped as a 500."""
+    store = open_store(postgres_url, small_limits(tmp_path, store=postgres_url))
+    agent = f"busy-{secrets.token_hex(4)}"
+    store.create_session(agent, "safe_named_busy", "safe", "named")
+    attempts = []
+
+    def always_conflicts(vol: object) -> None:
+        attempts.append(1)
+        raise psycopg.errors.DeadlockDetected("deadlock detected (injected)")
+
+    try:
+        with pytest.raises(Unavailable):
+            store.update(VolumeKey(agent, "safe_named_busy", "files"), always_conflicts)
+    finally:
+        store.close()
+    assert len(attempts) > 1, "the conflict was not retried"

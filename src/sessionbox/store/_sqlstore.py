@@ -87,7 +87,8 @@ class SqlStore:
                 "SELECT v.id, v.kind, v.bytes_used, v.entry_count, s.pk, s.last_active_at "
                 "FROM sessions s JOIN volumes v ON v.session_pk = s.pk "
                 "WHERE s.agent_id = ? AND s.id = ? AND (s.expires_at IS NULL OR s.expires_at > ?)"
-                + (d.for_update + " OF v" if d.for_update and lock else "")
+                # Lock the rows in one order, or two writers of a session deadlock.
+                " ORDER BY v.id" + (d.for_update + " OF v" if d.for_update and lock else "")
             ),
             (volume.agent_id, volume.session_id, now),
         ).fetchall()

@@ -113,13 +113,19 @@ class PostgresStore(SqlStore):
                 return self._run(fn, began)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    def _retrying_mapped(self, fn: Callable[[Any], T], *, repeatable: bool) -> T:
+        try:
+            return self._retrying(fn, repeatable=repeatable)
+        except _Retry as exc:  # still conflicting after every retry: busy, not broken
+            raise Unavailable(f"the database stayed busy: {exc}") from exc
+
     def _read_tx(self, fn: Callable[[Any], T]) -> T:
         # A read is safe to repeat even when the connection died mid-way.
-        return self._retrying(fn, repeatable=True)
+        return self._retrying_mapped(fn, repeatable=True)
 
     def _write_tx(self, fn: Callable[[Any], T]) -> T:
         # A write whose connection died may have committed: the caller must look.
-        return self._retrying(fn, repeatable=False)
+        return self._retrying_mapped(fn, repeatable=False)
 
     def ping(self) -> None:
         # Health tells how the database is now: one try, a short wait for a connection.
