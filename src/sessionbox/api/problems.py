@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sessionbox.errors import SessionboxError
 
@@ -100,7 +101,15 @@ def install(app: FastAPI) -> None:
             )
         )
 
+    async def on_disconnect(request: Request, exc: Exception) -> JSONResponse:
+        # The client left mid-body: nothing was stored, and nobody will read this answer.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return problem_response(
+            problem(400, "client_disconnected", "Client disconnected", "the body was cut short")
+        )
+
     app.add_exception_handler(SessionboxError, on_error)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
