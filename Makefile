@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: serve test check lint bench setup
+.PHONY: serve test check lint bench setup reliability load
 
 $(UV):
 	python3 -m venv .tools
@@ -33,3 +33,11 @@ check: lint test
 
 bench: .venv/.synced
 	.venv/bin/sessionbox bench
+
+# The long variants of the reliability suites (docs/RELIABILITY.md).
+reliability: .venv/.synced
+	SESSIONBOX_CRASH_KILLS=50 SESSIONBOX_FUZZ_SECONDS=60 SESSIONBOX_FUZZ_EXAMPLES=200 \
+		.venv/bin/pytest -n 2 -s tests/reliability tests/fuzz
+
+load: .venv/.synced
+	for store in sqlite postgres; do .venv/bin/python bench/load.py --store $$store; done

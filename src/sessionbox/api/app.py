@@ -74,19 +74,27 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.tokens = TokenService(app.state.store)
     app.state.events = EventHub(app.state.store)
     problems.install(app)
-    app.include_router(sessions.router)
-    app.include_router(fs.router)
-    app.include_router(tokens.router)
-    app.include_router(snapshot_routes.router)
-    app.include_router(outputs.router)
-    app.include_router(applets.router)
-    app.include_router(transfer.router)
-    app.include_router(events.router)
+    for router in (
+        sessions.router,
+        fs.router,
+        tokens.router,
+        snapshot_routes.router,
+        outputs.router,
+        applets.router,
+        transfer.router,
+        events.router,
+    ):
+        app.include_router(router, responses=problems.RESPONSES)
     app.state.lifespan_hooks = []
     _mount_integrations(app, settings)
     install_web(app)
 
-    @app.get("/healthz", tags=["health"], summary="200 when the store answers")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="200 when the store answers",
+        responses=problems.RESPONSES,
+    )
     async def healthz() -> JSONResponse:
         try:
             await run_in_threadpool(app.state.store.ping)

@@ -9,11 +9,33 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sessionbox.errors import SessionboxError
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("sessionbox.api")
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable machine-readable error code"},
+    },
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    key: {"description": text, "content": {MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}}
+    for key, text in (
+        ("4XX", "The request was refused: RFC 9457 problem+json with a stable `code`."),
+        ("5XX", "The service failed or is unavailable (503 carries `Retry-After`)."),
+    )
+}
+"""Documents every error response in the OpenAPI, so clients and fuzzers know the shape."""
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported"}
 
@@ -79,7 +101,15 @@ def install(app: FastAPI) -> None:
             )
         )
 
+    async def on_disconnect(request: Request, exc: Exception) -> JSONResponse:
+        # The client left mid-body: nothing was stored, and nobody will read this answer.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return problem_response(
+            problem(400, "client_disconnected", "Client disconnected", "the body was cut short")
+        )
+
     app.add_exception_handler(SessionboxError, on_error)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
-from sessionbox.store import _safefs
+from sessionbox.store import _invariants, _safefs
 from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import Dialect
 from sessionbox.store._dirmeta import DirMeta
@@ -155,7 +155,8 @@ class SqlStore(ChangeFeed):
                 "SELECT v.id, v.kind, v.bytes_used, v.entry_count, s.pk, s.last_active_at "
                 "FROM sessions s JOIN volumes v ON v.session_pk = s.pk "
                 "WHERE s.agent_id = ? AND s.id = ? AND (s.expires_at IS NULL OR s.expires_at > ?)"
-                + (d.for_update + " OF v" if d.for_update and lock else "")
+                # Lock the rows in one order, or two writers of a session deadlock.
+                " ORDER BY v.id" + (d.for_update + " OF v" if d.for_update and lock else "")
             ),
             (volume.agent_id, volume.session_id, now),
         ).fetchall()
@@ -249,6 +250,10 @@ class SqlStore(ChangeFeed):
                 raise Unavailable(f"content of {entry.path} changed while it was being read")
             base = seq * CHUNK_BYTES
             yield bytes(row[0])[max(start - base, 0) : end - base]
+
+    def check_invariants(self, agent_id: str | None = None) -> list[str]:
+        """Violations of the store's invariants (all agents, or one); empty when sound."""
+        return self._read_tx(lambda conn: _invariants.check(conn, self.dialect, agent_id))
 
     # -- catalog -------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, TypeVar
+from typing import Any, BinaryIO, Literal, Protocol, TypeVar, runtime_checkable
 
 from sessionbox.errors import TooLarge
 from sessionbox.ids import Mode, SessionType
@@ -417,3 +417,13 @@ class Store(Catalog, Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    """A store that can audit itself; the crash and fault suites require it of every store."""
+
+    def check_invariants(self, agent_id: str | None = None) -> list[str]:
+        """Violations found (every parent exists, no blob or chunk missing, no orphan
+        rows, counters equal actual usage), one line each; empty when all hold."""
+        ...

@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg_pool import ConnectionPool, PoolTimeout
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
 from sessionbox.store import migrations
@@ -47,6 +53,10 @@ def notify_payload(change: Change) -> str:
         return payload
     coarse = Change(change.agent_id, change.session_id, change.volume, "changed", "/")
     return json.dumps(coarse.to_json(), separators=(",", ":"))
+
+
+_RETRY_SECONDS = 10  # no new attempt after this: the client gets 503 and Retry-After
+_PING_SECONDS = 2
 
 
 class _Retry(Exception):
@@ -102,31 +112,50 @@ class PostgresStore(SqlStore):
         self._stopping = threading.Event()
         self._listener_lock = threading.Lock()
 
-    def _run(self, fn: Callable[[Any], T]) -> T:
+    def _run(self, fn: Callable[[Any], T], began: list[bool]) -> T:
         with map_db_errors(), self._pool.connection() as conn, conn.transaction():
+            began.append(True)
             return fn(_BinaryConnection(conn))
 
-    def _retrying(self, fn: Callable[[Any], T], transient: tuple[type[Exception], ...]) -> T:
+    def _retrying(self, fn: Callable[[Any], T], *, repeatable: bool) -> T:
+        began: list[bool] = []
+
+        def transient(exc: BaseException) -> bool:
+            # A connection that died before BEGIN went through (a pooled one the
+            # database dropped) ran nothing: safe to retry even for a write.
+            return isinstance(exc, _Retry) or (
+                isinstance(exc, Unavailable) and (repeatable or not began)
+            )
+
         for attempt in Retrying(
-            retry=retry_if_exception_type(transient),
+            retry=retry_if_exception(transient),
             wait=wait_random_exponential(multiplier=0.01, max=0.5),
-            stop=stop_after_attempt(8),
+            stop=stop_after_attempt(8) | stop_after_delay(_RETRY_SECONDS),
             reraise=True,
         ):
             with attempt:
-                return self._run(fn)
+                began.clear()
+                return self._run(fn, began)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _retrying_mapped(self, fn: Callable[[Any], T], *, repeatable: bool) -> T:
+        try:
+            return self._retrying(fn, repeatable=repeatable)
+        except _Retry as exc:  # still conflicting after every retry: busy, not broken
+            raise Unavailable(f"the database stayed busy: {exc}") from exc
 
     def _read_tx(self, fn: Callable[[Any], T]) -> T:
         # A read is safe to repeat even when the connection died mid-way.
-        return self._retrying(fn, (_Retry, Unavailable))
+        return self._retrying_mapped(fn, repeatable=True)
 
     def _write_tx(self, fn: Callable[[Any], T]) -> T:
         # A write whose connection died may have committed: the caller must look.
-        return self._retrying(fn, (_Retry,))
+        return self._retrying_mapped(fn, repeatable=False)
 
     def ping(self) -> None:
-        self._read_tx(lambda conn: conn.execute("SELECT 1").fetchone())
+        # Health tells how the database is now: one try, a short wait for a connection.
+        with map_db_errors(), self._pool.connection(timeout=_PING_SECONDS) as conn:
+            conn.execute("SELECT 1")
 
     def migrate(self) -> list[str]:
         applied: list[str] = []

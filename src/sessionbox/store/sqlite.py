@@ -106,10 +106,13 @@ class SqliteStore(SqlStore):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (SQLITE_FULL, I/O): a
+                # second ROLLBACK would raise and hide the real error as a 500.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return result
 
     def _write_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Any
 from urllib.parse import unquote_to_bytes
@@ -258,6 +259,9 @@ def _raw(
             raise RangeNotSatisfiable(f"{path} has {size} bytes", content_range=f"bytes */{size}")
         status = 206
     _, chunks, lo, hi = service.open_range(agent_id, session_id, path, start, end)
+    # Fetch the first chunk before answering: a failure now is still a problem response;
+    # once the status line is sent it could only cut the connection.
+    chunks = itertools.chain((next(chunks, b""),), chunks)
     headers["Content-Length"] = str(hi - lo)
     if status == 206:
         headers["Content-Range"] = f"bytes {lo}-{hi - 1}/{entry.size_bytes}"

@@ -1,0 +1,43 @@
+"""Disk full on SQLite: 507 problem+json, the previous content intact, and no 500.
+
+Regression: SQLite rolls a transaction back by itself on SQLITE_FULL; the store's
+own ROLLBACK then raised "no transaction is active" and turned the 507 into a 500.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import httpx
+
+from sessionbox.store.sqlite import SqliteStore
+from tests.conftest import LiveServer, small_limits
+from tests.reliability.conftest import assert_invariants, new_session
+
+OCTET = {"content-type": "application/octet-stream"}
+
+
+def test_sqlite_disk_full_is_507_and_keeps_the_previous_content(tmp_path: Path) -> None:
+    settings = small_limits(tmp_path)
+    server = LiveServer(settings).start()
+    store = server.app.state.store
+    assert isinstance(store, SqliteStore)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        base = new_session(client)
+        assert client.put(f"{base}/keep.txt", content=b"v1", headers=OCTET).status_code == 201
+        pages = store._writer.execute("PRAGMA page_count").fetchone()[0]
+        # The database may grow by a few pages, not by the 2 MiB the next write needs.
+        store._writer.execute(f"PRAGMA max_page_count = {pages + 8}")
+        big = secrets.token_bytes(2 * 1024 * 1024)
+        for path in ("/keep.txt", "/new.bin"):
+            full = client.put(f"{base}{path}", content=big, headers=OCTET)
+            assert full.status_code == 507, full.text
+            assert full.headers["content-type"] == "application/problem+json"
+            assert full.json()["code"] == "storage_full"
+        assert client.get(f"{base}/keep.txt", params={"raw": "1"}).content == b"v1"
+        assert client.get(f"{base}/new.bin").status_code == 404
+        store._writer.execute("PRAGMA max_page_count = 1073741823")
+        assert client.put(f"{base}/new.bin", content=big, headers=OCTET).status_code == 201
+    server.stop()
+    assert_invariants(settings.store_url, tmp_path)

@@ -1,0 +1,79 @@
+"""``check_invariants`` holds on a sound store and names each kind of corruption."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+import pytest
+
+from sessionbox.paths import VPath
+from sessionbox.store.base import Content, SelfChecking, Store, VolumeKey
+from sessionbox.store.sqlite import path_from_url
+
+
+def corrupt(store: Store, sql: str, params: tuple[Any, ...]) -> None:
+    """Change the database behind the store's back, as a bug or a torn write would."""
+    if store.url.startswith("sqlite:///"):
+        with sqlite3.connect(path_from_url(store.url)) as conn:
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute(sql, params)
+        return
+    with psycopg.connect(store.url, autocommit=True) as pg:
+        pg.execute("SET session_replication_role = replica")  # FKs off for this session
+        pg.execute(sql.replace("?", "%s"), params)
+
+
+@pytest.fixture
+def filled(store: Store, volume: VolumeKey) -> VolumeKey:
+    def fill(vol: Any) -> None:
+        vol.write(VPath("/a/b/c.txt"), Content.of(b"x" * (1024 * 1024 + 7)), mode="create")
+        vol.write(VPath("/a/d.txt"), Content.of(b"hello"), mode="create")
+
+    store.update(volume, fill)
+    return volume
+
+
+def problems(store: Store, agent: str) -> list[str]:
+    assert isinstance(store, SelfChecking)
+    return store.check_invariants(agent)
+
+
+def test_a_sound_store_has_no_violations(store: Store, filled: VolumeKey, agent: str) -> None:
+    assert problems(store, agent) == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("DELETE FROM entries WHERE path = '/a/b' AND volume_id IN ({v})", "parent directory"),
+        ("UPDATE volumes SET bytes_used = bytes_used + 1 WHERE id IN ({v})", "counters"),
+        ("UPDATE volumes SET entry_count = entry_count - 1 WHERE id IN ({v})", "counters"),
+        (
+            "UPDATE entries SET size_bytes = 4 WHERE path = '/a/d.txt' AND volume_id IN ({v})",
+            "blob",
+        ),
+        (
+            "UPDATE entries SET parent = '/x' WHERE path = '/a/d.txt' AND volume_id IN ({v})",
+            "parent",
+        ),
+    ],
+)
+def test_each_corruption_is_reported(
+    store: Store, filled: VolumeKey, agent: str, sql: str, expected: str
+) -> None:
+    volumes = "SELECT id FROM volumes WHERE agent_id = ?"
+    corrupt(store, sql.replace("{v}", volumes), (agent,))
+    found = problems(store, agent)
+    assert any(expected in line for line in found), found
+
+
+def test_a_missing_chunk_is_reported(store: Store, filled: VolumeKey, agent: str) -> None:
+    entry = store.view(filled, lambda vol: vol.stat(VPath("/a/b/c.txt")))
+    corrupt(store, "DELETE FROM blob_chunks WHERE hash = ? AND seq = 1", (entry.content_hash,))
+    try:
+        assert any("chunks" in line for line in problems(store, agent))
+    finally:  # the PostgreSQL database is shared by the run: leave it sound
+        corrupt(store, "DELETE FROM entries WHERE blob_hash = ?", (entry.content_hash,))
+        corrupt(store, "DELETE FROM blobs WHERE hash = ?", (entry.content_hash,))
