@@ -192,7 +192,7 @@ def test_range_errors(http: httpx.Client, session_url: str) -> None:
     whole = http.get(f"{session_url}/empty?raw=1")
     assert whole.status_code == 200 and whole.content == b""
     http.put(f"{session_url}/d/f", json={"content": "x"})
-    problem(http.get(f"{session_url}/d?raw=1"), 400, "invalid_input")
+    problem(http.get(f"{session_url}/d?raw=1"), 409, "is_a_directory")
     problem(http.get(f"{session_url}/missing?raw=1"), 404, "not_found")
 
 

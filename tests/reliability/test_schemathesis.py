@@ -22,6 +22,8 @@ from tests.conftest import LiveServer
 from tests.reliability.conftest import env_int
 
 EXAMPLES = env_int("SESSIONBOX_FUZZ_EXAMPLES", 30)
+# Import takes a .tar.gz body: fuzz it with arbitrary bytes, as for raw uploads.
+schemathesis.serializer.alias("application/gzip", "application/octet-stream")
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,

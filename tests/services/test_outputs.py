@@ -111,7 +111,7 @@ def test_async_library_mirrors_outputs_and_applets(box: sessionbox.Sessionbox, a
     async def run() -> None:
         abox = _AsyncProxy(box)
         await abox.create_session(agent, "safe_named_async")
-        handle = await abox.session(agent, "safe_named_async")
+        handle = abox.session(agent, "safe_named_async")
         out = await handle.outputs.store_output("async", {"type": "raw"})
         assert (await handle.outputs.get_output(out.id)).data == "async"
         applets = await abox.applets(agent)
