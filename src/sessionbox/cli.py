@@ -95,6 +95,31 @@ def migrate(store: StoreOpt = None, data_dir: DataDirOpt = None) -> None:
     err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="N = 200 and smaller large-file workloads")] = False,
+    store: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--store",
+            help="Store to bench in-process and over HTTP (repeatable): sqlite:///, "
+            "postgresql://server (the bench creates and drops its own database), dir:///. "
+            "Default: all three.",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write results as JSON here")] = None,
+    compare: Annotated[Path | None, typer.Option(help="A JSON file of an earlier run")] = None,
+    n: Annotated[list[int] | None, typer.Option("--n", help="File counts (repeatable)")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only these contenders (repeatable)")
+    ] = None,
+) -> None:
+    """Measure sessionbox next to the local filesystem, raw databases and its peers."""
+    from sessionbox.bench.cli import run_bench
+
+    run_bench(quick=quick, stores=store, out=out, compare=compare, sizes=n, only=only)
+
+
 def main() -> None:
     """Entry point: one place turns a sessionbox error into a message and an exit code."""
     try:
