@@ -109,6 +109,10 @@ def bench(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write results as JSON here")] = None,
     compare: Annotated[Path | None, typer.Option(help="A JSON file of an earlier run")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown here")] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Seconds one workload may take (default 60, quick 20)")
+    ] = None,
     n: Annotated[list[int] | None, typer.Option("--n", help="File counts (repeatable)")] = None,
     only: Annotated[
         list[str] | None, typer.Option(help="Run only these contenders (repeatable)")
@@ -117,7 +121,16 @@ def bench(
     """Measure sessionbox next to the local filesystem, raw databases and its peers."""
     from sessionbox.bench.cli import run_bench
 
-    run_bench(quick=quick, stores=store, out=out, compare=compare, sizes=n, only=only)
+    run_bench(
+        quick=quick,
+        stores=store,
+        out=out,
+        compare=compare,
+        sizes=n,
+        only=only,
+        markdown=markdown,
+        budget=budget,
+    )
 
 
 def main() -> None:

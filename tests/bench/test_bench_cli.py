@@ -145,8 +145,10 @@ def test_table_and_compare(run: dict[str, object], tmp_path: Path) -> None:
     assert "sessionbox bench" in output and "targets" in output
     old = tmp_path / "old.json"
     old.write_text(json.dumps({k: v for k, v in run.items() if k != "_output"}))
-    result = CliRunner().invoke(
-        app, ["bench", "--quick", "--n", "10", "--only", "raw sqlite3", "--compare", str(old)]
-    )
+    md = tmp_path / "RESULTS.md"
+    args = ["bench", "--quick", "--n", "10", "--only", "raw sqlite3", "--compare", str(old)]
+    result = CliRunner().invoke(app, [*args, "--markdown", str(md)])
     assert result.exit_code == 0, result.output
     assert "compared with" in result.output and "raw sqlite3" in result.output
+    tables = md.read_text()
+    assert "| target |" in tables and "| create | 10 | raw sqlite3 |" in tables

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -52,16 +53,35 @@ def run_bench(
     compare: Path | None,
     sizes: list[int] | None,
     only: list[str] | None,
+    markdown: Path | None = None,
+    budget: float | None = None,
 ) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=200)
     plan = plan_for(quick, sizes)
-    outcome = runner.run(plan, stores, console, set(only) if only else None)
+    if budget is not None:
+        plan = dataclasses.replace(plan, budget_s=budget)
+
+    def save(outcome: runner.Run) -> None:
+        if out is not None:  # after every contender, so an interrupted run keeps its rows
+            out.parent.mkdir(parents=True, exist_ok=True)
+            data = runner.as_json(outcome)
+            data["results"] = [r.as_json() for r in report.sorted_results(outcome.results)]
+            out.write_text(json.dumps(data, indent=1) + "\n")
+
+    # SIGTERM (a timeout, a kill) unwinds like Ctrl-C, so temp dirs and the database go.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        outcome = runner.run(plan, stores, console, set(only) if only else None, save)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     outcome.results = report.sorted_results(outcome.results)
     data = runner.as_json(outcome)
     report.print_results(console, data)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(data, indent=1) + "\n")
+        save(outcome)
         console.print(f"results written to {out}")
+    if markdown is not None:
+        markdown.write_text(report.markdown(data))
+        console.print(f"markdown tables written to {markdown}")
     if compare is not None:
         report.compare(console, json.loads(compare.read_text()), data)

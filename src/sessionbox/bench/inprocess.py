@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
+import time
 from pathlib import Path
 
 from sessionbox.bench.contender import Contender
@@ -82,9 +83,18 @@ class InProcess(Contender):
                 out.write(piece)
 
     def fill(
-        self, session_id: str, paths: builtins.list[str], data: bytes, batch: int = 1000
-    ) -> None:
-        """Set-up only: many files per transaction, so a 100,000-file session fills fast."""
+        self,
+        session_id: str,
+        paths: builtins.list[str],
+        data: bytes,
+        *,
+        budget_s: float,
+        batch: int = 1000,
+    ) -> int:
+        """Set-up only: many files per transaction, so a 100,000-file session fills fast.
+
+        Stops after the batch that passes the time budget; returns how many files it wrote.
+        """
         volume = VolumeKey(AGENT, session_id, "files")
 
         def write_all(chunk: builtins.list[str]) -> None:
@@ -96,8 +106,14 @@ class InProcess(Contender):
 
             self.box.store.update(volume, run)
 
+        deadline = time.monotonic() + budget_s
+        done = 0
         for start in range(0, len(paths), batch):
             write_all(paths[start : start + batch])
+            done = min(start + batch, len(paths))
+            if time.monotonic() > deadline:
+                break
+        return done
 
     def list_in(self, session_id: str, path: str) -> int:
         return len(self.box.session(AGENT, session_id).files.list(path))

@@ -234,4 +234,39 @@ def compare(console: Console, old: dict[str, Any], new: dict[str, Any]) -> None:
     console.print(table)
 
 
-__all__ = ["asdict", "compare", "print_results", "sorted_results", "targets"]
+def markdown(data: dict[str, Any]) -> str:
+    """The run as Markdown tables, for bench/RESULTS.md."""
+    meta = data["meta"]
+    lines = ["| machine | |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in meta.items()]
+    lines += ["", "| target | value | bound | met |", "| --- | --- | --- | --- |"]
+    verdict = {True: "met", False: "**MISSED**", None: "not measured"}
+    for t in data["targets"]:
+        lines.append(
+            f"| {t['target']} | {_num(t['value'], 2)} | {t['bound']} | {verdict[t['met']]} |"
+        )
+    lines += [
+        "",
+        "| workload | N | contender | ops/s | p50 µs | p99 µs | MiB/s | RSS+ MiB | note |",
+        "| --- | --: | --- | --: | --: | --: | --: | --: | --- |",
+    ]
+    for r in data["results"]:
+        note = r["note"] if r["status"] == "ok" else f"{r['status']}: {r['note']}"
+        if r["truncated"]:
+            note = f"time budget hit after {r['ops']} ops; {note}"
+        cells = [
+            r["workload"],
+            str(r["n"] or ""),
+            r["contender"],
+            _num(r["ops_per_s"]),
+            _num(r["p50_us"], 1),
+            _num(r["p99_us"], 1),
+            _num(r["mib_per_s"], 1),
+            _num(r["rss_growth_mib"], 1),
+            note.replace("|", "/"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["asdict", "compare", "markdown", "print_results", "sorted_results", "targets"]

@@ -141,6 +141,7 @@ def run(
     stores: list[str] | None,
     console: Console,
     only: set[str] | None = None,
+    progress: Callable[[Run], None] | None = None,
 ) -> Run:
     """Every contender on every workload; results in the order they ran."""
     postgres_admin = os.environ.get("SESSIONBOX_TEST_POSTGRES_URL") or DEFAULT_POSTGRES
@@ -160,6 +161,8 @@ def run(
                     console.print(f"[yellow]{name}: skipped[/] ({factory})")
                     continue
                 _run_contender(name, factory, plan, scratch, outcome, console)
+                if progress is not None:
+                    progress(outcome)
         outcome.meta["load_average_end"] = os.getloadavg()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -216,10 +219,16 @@ def list_scale(contender: InProcess, plan: Plan, session: Session) -> None:
     for size in plan.scale:
         sid = contender.new_session()
         try:
-            contender.fill(sid, [file_path(i) for i in range(size)], data)
-            dirs = [f"/t/d{(d * 7919) % (size // 10):05d}" for d in range(plan.list_ops)]
+            paths = [file_path(i) for i in range(size)]
+            held = contender.fill(sid, paths, data, budget_s=plan.budget_s * 3)
+            dirs = [f"/t/d{(d * 7919) % max(held // 10, 1):05d}" for d in range(plan.list_ops)]
             listing = functools.partial(contender.list_in, sid)
-            session.measure(f"list 10-entry dir @{size} files", dirs, listing, size)
+            workload = f"list 10-entry dir @{size} files"
+            session.measure(workload, dirs, listing, size)
+            if held < size:
+                found = session.results[-1]
+                found.status = "error"
+                found.note = f"the session holds only {held} files: filling it hit the time budget"
         finally:
             contender.box.delete_session(AGENT, sid)
 
