@@ -37,6 +37,7 @@ RESULT_KEYS = {
     "mib_per_s",
     "bytes",
     "rss_growth_mib",
+    "files",
     "truncated",
     "note",
     "status",

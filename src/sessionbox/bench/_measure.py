@@ -25,6 +25,8 @@ class Result:
     p99_us: float | None = None
     bytes: int = 0
     rss_growth_mib: float | None = None
+    #: Files the contender held for this workload (grep, listing at scale), when it matters.
+    files: int | None = None
     truncated: bool = False
     note: str = ""
     status: str = "ok"  # ok | n/a | error | skipped

@@ -111,7 +111,8 @@ class Session:
             lambda i: c.overwrite(file_path(i), content(i, 2)),
         )
         expected = len(range(0, self.made, 100))
-        timings = self.measure("grep", range(self.plan.grep_reps), lambda _: self._grep(expected))
+        if self.measure("grep", range(self.plan.grep_reps), lambda _: self._grep(expected)):
+            self.results[-1].files = self.made
 
     def _grep(self, expected: int) -> None:
         found = self.c.grep(PATTERN)
