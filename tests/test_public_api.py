@@ -16,6 +16,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "services",
         "store",
         "cli",
+        "bench",
     }
     assert set(sessionbox.__all__) - {"__version__"} == public
 
