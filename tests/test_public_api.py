@@ -21,6 +21,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "cli_fs",
         "cli_integrations",
         "integrations",
+        "bench",
     }
     assert set(sessionbox.__all__) - {"__version__"} == public
 

@@ -339,6 +339,44 @@ def token_revoke(
     err.print(f"revoked {token_id}")
 
 
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="N = 200 and smaller large-file workloads")] = False,
+    store: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--store",
+            help="Store to bench in-process and over HTTP (repeatable): sqlite:///, "
+            "postgresql://server (the bench creates and drops its own database), dir:///. "
+            "Default: all three.",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write results as JSON here")] = None,
+    compare: Annotated[Path | None, typer.Option(help="A JSON file of an earlier run")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown here")] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Seconds one workload may take (default 60, quick 20)")
+    ] = None,
+    n: Annotated[list[int] | None, typer.Option("--n", help="File counts (repeatable)")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only these contenders (repeatable)")
+    ] = None,
+) -> None:
+    """Measure sessionbox next to the local filesystem, raw databases and its peers."""
+    from sessionbox.bench.cli import run_bench
+
+    run_bench(
+        quick=quick,
+        stores=store,
+        out=out,
+        compare=compare,
+        sizes=n,
+        only=only,
+        markdown=markdown,
+        budget=budget,
+    )
+
+
 def main() -> None:
     """Entry point: one place turns a sessionbox error into a message and an exit code."""
     try:

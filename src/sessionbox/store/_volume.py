@@ -322,11 +322,12 @@ class SqlVolume:
                 (content.hash, content.size, max(1, -(-content.size // (1024 * 1024)))),
             )
             if cur.rowcount == 1:
-                self._d.executemany(
-                    self._conn,
-                    "INSERT INTO blob_chunks (hash, seq, data) VALUES (?, ?, ?)",
-                    [(content.hash, seq, piece) for seq, piece in enumerate(content.chunks())],
-                )
+                # One chunk at a time: a list of every chunk would hold the whole file in memory.
+                for seq, piece in enumerate(content.chunks()):
+                    self._q(
+                        "INSERT INTO blob_chunks (hash, seq, data) VALUES (?, ?, ?)",
+                        (content.hash, seq, piece),
+                    )
                 return
             row = self._q(
                 "SELECT orphaned_at FROM blobs WHERE hash = ?" + self._d.for_key_share,

@@ -1,0 +1,293 @@
+"""The targets of issue 7 as ratios, the Rich tables, and comparing two JSON runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sessionbox.bench._measure import Result
+from sessionbox.bench.workloads import Plan
+
+SB = "sb sqlite"
+
+
+def _index(results: list[Result]) -> dict[tuple[str, str, int], Result]:
+    return {(r.workload, r.contender, r.n): r for r in results if r.status == "ok" and r.ops}
+
+
+def _target(
+    name: str, value: float | None, bound: str, met: bool | None, detail: str
+) -> dict[str, Any]:
+    return {
+        "target": name,
+        "value": None if value is None else round(value, 3),
+        "bound": bound,
+        "met": met,
+        "detail": detail,
+    }
+
+
+def targets(results: list[Result], plan: Plan) -> list[dict[str, Any]]:
+    """Each target of issue 7 item 5, from results of this one run (None: not measured)."""
+    ix = _index(results)
+    out: list[dict[str, Any]] = []
+
+    def ratio(a: Result | None, b: Result | None) -> float | None:
+        if a is None or b is None or not a.ops_per_s or not b.ops_per_s:
+            return None
+        return a.ops_per_s / b.ops_per_s
+
+    for n in plan.sizes:
+        for workload in ("create", "read"):
+            mine, raw = ix.get((workload, SB, n)), ix.get((workload, "raw sqlite3", n))
+            r = ratio(mine, raw)
+            out.append(
+                _target(
+                    f"{workload} N={n}: sb sqlite / raw sqlite3",
+                    r,
+                    ">= 0.5",
+                    None if r is None else r >= 0.5,
+                    "ops/s ratio; p50 ratio "
+                    + (
+                        _num(raw.p50_us / mine.p50_us, 2)
+                        if mine and raw and mine.p50_us and raw.p50_us
+                        else "?"
+                    ),
+                )
+            )
+    big = max(plan.sizes)
+    for workload, _, n in sorted(k for k in ix if k[1] == "AgentFS"):
+        r = ratio(ix.get((workload, SB, n)), ix.get((workload, "AgentFS", n)))
+        at = f" N={n}" if n else ""
+        out.append(
+            _target(
+                f"{workload}{at}: sb sqlite / AgentFS",
+                r,
+                ">= 1",
+                None if r is None else r >= 1,
+                "ops/s ratio",
+            )
+        )
+    for kind in ("sqlite", "postgresql"):
+        r = ratio(
+            ix.get(("read c=32", f"sb http {kind}", big)), ix.get(("read c=32", "HTTP floor", big))
+        )
+        out.append(
+            _target(
+                f"HTTP read c=32 N={big}: sb http {kind} / floor",
+                r,
+                ">= 0.5",
+                None if r is None else r >= 0.5,
+                "requests/s ratio",
+            )
+        )
+    small, large = plan.scale
+    for store in ("sb sqlite", "sb postgresql", "sb dir"):
+        a = ix.get((f"list 10-entry dir @{small} files", store, small))
+        b = ix.get((f"list 10-entry dir @{large} files", store, large))
+        r = b.p50_us / a.p50_us if a and b and a.p50_us and b.p50_us else None
+        full = bool(a and b and a.files == small and b.files == large)
+        if a or b or store == SB:
+            detail = (
+                "p50 latency ratio"
+                if full or r is None
+                else (
+                    f"not comparable: the sessions held {a.files if a else '?'} and "
+                    f"{b.files if b else '?'} files (fill hit its time budget)"
+                )
+            )
+            out.append(
+                _target(
+                    f"list 10 entries {store}: p50 @{large} / @{small} files",
+                    r,
+                    "0.8..1.2",
+                    None if r is None or not full else 0.8 <= r <= 1.2,
+                    detail,
+                )
+            )
+    grep_sb, grep_fs = ix.get(("grep", SB, big)), ix.get(("grep", "fs tmpfs", big))
+    r = (
+        grep_sb.p50_us / grep_fs.p50_us
+        if grep_sb and grep_fs and grep_fs.p50_us and grep_sb.p50_us
+        else None
+    )
+    same = bool(grep_sb and grep_fs and grep_sb.files == grep_fs.files)
+    out.append(
+        _target(
+            f"grep N={big}: sb sqlite / grep -r on tmpfs",
+            r,
+            "<= 3",
+            None if r is None or not same else r <= 3,
+            "p50 time ratio"
+            if same or r is None
+            else (
+                f"not comparable: {grep_sb.files if grep_sb else '?'} vs "
+                f"{grep_fs.files if grep_fs else '?'} files (create hit its time budget)"
+            ),
+        )
+    )
+    copy = ix.get(("stream in", "fs disk", 0))
+    for store in (SB, "sb http sqlite"):
+        for way in ("stream in", "stream out"):
+            got = ix.get((way, store, 0))
+            if got is None:
+                out.append(_target(f"{way} {store}", None, "", None, "not measured"))
+                continue
+            rss = got.rss_growth_mib
+            out.append(
+                _target(
+                    f"{way} {store}: peak RSS growth MiB",
+                    rss,
+                    "<= 64",
+                    None if rss is None else rss <= 64,
+                    got.note,
+                )
+            )
+            r = (
+                got.mib_per_s / copy.mib_per_s
+                if copy and copy.mib_per_s and got.mib_per_s
+                else None
+            )
+            out.append(
+                _target(
+                    f"{way} {store}: MiB/s / local file copy",
+                    r,
+                    ">= 0.5",
+                    None if r is None else r >= 0.5,
+                    "throughput ratio",
+                )
+            )
+    return out
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.{digits}f}"
+
+
+def print_results(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title="sessionbox bench", show_lines=False)
+    for column in (
+        "workload",
+        "N",
+        "contender",
+        "ops/s",
+        "p50 µs",
+        "p99 µs",
+        "MiB/s",
+        "RSS+ MiB",
+        "note",
+    ):
+        table.add_column(
+            column, justify="right" if column not in ("workload", "contender", "note") else "left"
+        )
+    last = None
+    for r in data["results"]:
+        if last is not None and r["workload"] != last:
+            table.add_section()
+        last = r["workload"]
+        note = r["note"] if r["status"] == "ok" else f"[yellow]{r['status']}[/] {r['note']}"
+        if r["truncated"]:
+            note = f"[yellow]time budget hit after {r['ops']} ops[/] " + note
+        table.add_row(
+            r["workload"],
+            str(r["n"] or ""),
+            r["contender"],
+            _num(r["ops_per_s"]),
+            _num(r["p50_us"], 1),
+            _num(r["p99_us"], 1),
+            _num(r["mib_per_s"], 1),
+            _num(r["rss_growth_mib"], 1),
+            note,
+        )
+    console.print(table)
+    print_targets(console, data["targets"])
+
+
+def print_targets(console: Console, found: list[dict[str, Any]]) -> None:
+    table = Table(title="targets (ratios from this run)")
+    for column in ("target", "value", "bound", "met", "detail"):
+        table.add_column(column)
+    for t in found:
+        met = {True: "[green]met[/]", False: "[red]MISSED[/]", None: "[yellow]not measured[/]"}[
+            t["met"]
+        ]
+        table.add_row(t["target"], _num(t["value"], 2), t["bound"], met, t["detail"])
+    console.print(table)
+
+
+def sorted_results(results: list[Result]) -> list[Result]:
+    """Grouped by workload in the order workloads first ran, then N, then contender order."""
+    order: dict[str, int] = {}
+    for r in results:
+        order.setdefault(r.workload, len(order))
+    return sorted(results, key=lambda r: (order[r.workload], r.n))
+
+
+def compare(console: Console, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """ops/s (or MiB/s) of every row both runs have, and the change."""
+    before = {(r["workload"], r["contender"], r["n"]): r for r in old["results"]}
+    table = Table(title=f"compared with the run of {old.get('meta', {}).get('when', '?')}")
+    for column in ("workload", "N", "contender", "before", "after", "change"):
+        table.add_column(column)
+    for r in new["results"]:
+        prev = before.get((r["workload"], r["contender"], r["n"]))
+        if not prev:
+            continue
+        key = "mib_per_s" if r.get("mib_per_s") else "ops_per_s"
+        a, b = prev.get(key), r.get(key)
+        if not a or not b:
+            continue
+        change = (b - a) / a * 100
+        colour = "green" if change > 0 else "red"
+        table.add_row(
+            r["workload"],
+            str(r["n"] or ""),
+            r["contender"],
+            _num(a),
+            _num(b),
+            f"[{colour}]{change:+.0f}%[/]",
+        )
+    console.print(table)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The run as Markdown tables, for bench/RESULTS.md."""
+    meta = data["meta"]
+    lines = ["| machine | |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in meta.items()]
+    lines += ["", "| target | value | bound | met | detail |", "| --- | --- | --- | --- | --- |"]
+    verdict = {True: "met", False: "**MISSED**", None: "not measured"}
+    for t in data["targets"]:
+        lines.append(
+            f"| {t['target']} | {_num(t['value'], 2)} | {t['bound']} | {verdict[t['met']]} |"
+        )
+    lines += [
+        "",
+        "| workload | N | contender | ops/s | p50 µs | p99 µs | MiB/s | RSS+ MiB | note |",
+        "| --- | --: | --- | --: | --: | --: | --: | --: | --- |",
+    ]
+    for r in data["results"]:
+        note = r["note"] if r["status"] == "ok" else f"{r['status']}: {r['note']}"
+        if r["truncated"]:
+            note = f"time budget hit after {r['ops']} ops; {note}"
+        cells = [
+            r["workload"],
+            str(r["n"] or ""),
+            r["contender"],
+            _num(r["ops_per_s"]),
+            _num(r["p50_us"], 1),
+            _num(r["p99_us"], 1),
+            _num(r["mib_per_s"], 1),
+            _num(r["rss_growth_mib"], 1),
+            note.replace("|", "/"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["asdict", "compare", "markdown", "print_results", "sorted_results", "targets"]
