@@ -76,9 +76,10 @@ class _Transport:
             kwargs["headers"] = {**kwargs.get("headers", {}), "If-Match": etag}
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.retries + 1 if idempotent else 1),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=self.backoff, max=8 * self.backoff, jitter=self.backoff
-            ),
+            # Not wait_exponential_jitter: its argument was renamed in tenacity 9.2, and the
+            # deepagents extra (via google-genai) caps tenacity below 9.2.
+            wait=tenacity.wait_exponential(multiplier=self.backoff, max=8 * self.backoff)
+            + tenacity.wait_random(0, self.backoff),
             retry=tenacity.retry_if_exception_type((httpx.TransportError, _Retry)),
             reraise=True,
         )
