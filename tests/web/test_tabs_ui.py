@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import httpx
 from playwright.sync_api import Page, expect
 
 from tests.conftest import LiveServer
-from tests.web._browser import Console, browser, console, page  # noqa: F401 (fixtures)
+from tests.web._browser import Console, browser, console, new_page, page  # noqa: F401 (fixtures)
 
 
 def test_snapshot_restore_with_confirmation(
@@ -174,3 +175,40 @@ def test_applet_state_editor_and_version_restore(
     expect(versions.locator("li")).to_have_count(3)
     assert http.get(url).json()["html"] == "<h1 id=v>one</h1>"
     assert http.get(f"{url}/state").json() == {"count": 9}
+
+
+def test_tabs_fit_375_px_in_dark_mode_without_console_errors(
+    new_page: Callable[..., Page], live_server: LiveServer, http: httpx.Client, agent: str
+) -> None:
+    sid = "safe_named_phonetabs"
+    assert http.post(f"/v1/agents/{agent}/sessions", json={"id": sid}).status_code == 201
+    base = f"/v1/agents/{agent}/sessions/{sid}"
+    long_line = "x" * 400
+    out = http.post(
+        f"{base}/outputs", json={"data": long_line, "metadata": {"type": "terminal"}}
+    ).json()["id"]
+    for n, stamp in enumerate((1_700_000_000_000, 1_700_000_060_000), 1):
+        snapshot = {"n": n, "long": f"{long_line}{n}"}
+        body = {"version": 1, "updatedAt": stamp, "handleKey": None, "snapshot": snapshot}
+        assert http.put(f"{base}/snapshot", json=body).status_code == 200
+    for html in ("<p>one</p>", "<p>two</p>"):
+        http.put(f"/v1/agents/{agent}/applets/phone", json={"name": "Phone", "html": html})
+    phone = new_page(
+        viewport={"width": 375, "height": 740}, color_scheme="dark", is_mobile=True, has_touch=True
+    )
+    ui = f"{live_server.url}/ui/agents/{agent}/sessions/{sid}"
+    for url, ready in (
+        (f"{ui}/outputs/{out}", "pre.terminal"),
+        (f"{ui}/snapshots", "ul.history"),
+        (f"{ui}/applets/phone", "iframe.applet-frame"),
+    ):
+        phone.goto(url)
+        expect(phone.locator(ready)).to_be_visible()
+        if "snapshots" in url:
+            phone.get_by_role("button", name="Diff").click()
+            expect(phone.locator(".diff")).to_contain_text("/n changed")
+        if "applets" in url:
+            expect(phone.get_by_label("Applet state (JSON)")).to_have_value("{}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375, url
+        background = phone.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(21, 23, 27)"
