@@ -41,6 +41,26 @@ PNG = base64.b64decode(
     "TrQBjJR6gXHQBuIoAAAa1wQRzRWQZwAAAABJRU5ErkJggg=="
 )
 
+OUTPUTS = [
+    {
+        "data": "$ cargo run < numbers.txt\n   Compiling report v0.1.0\ntotal = 42",
+        "metadata": {"type": "terminal", "command": "cargo run < numbers.txt"},
+    },
+    {
+        "data": '{"north": 10, "south": 32, "total": 42}',
+        "metadata": {"type": "file", "path": "/out/summary.json", "mimeType": "application/json"},
+    },
+    {
+        "data": base64.b64encode(PNG).decode(),
+        "encoding": "base64",
+        "metadata": {"type": "image", "mimeType": "image/png"},
+    },
+]
+APPLET_HTML = """<h1>%s</h1><div class=bars><span style="height:30%%">north</span>
+<span style="height:90%%">south</span></div>"""
+APPLET_CSS = """body{font:14px system-ui;margin:12px}.bars{display:flex;gap:12px;align-items:end;
+height:120px}.bars span{background:#3b82f6;color:#fff;width:64px;padding:4px}"""
+
 
 def seed(base: str) -> None:
     with httpx.Client(base_url=base) as http:
@@ -56,6 +76,23 @@ def seed(base: str) -> None:
         http.put(f"{fs}/data/logo.png", content=PNG, headers={"Content-Type": "image/png"})
         http.put(f"{fs}/data/blob.bin", content=bytes(range(256)) * 8)
         http.put(f"{fs}/README.md", json={"is_readonly": True})
+        session = "/v1/agents/demo-agent/sessions/safe_named_report"
+        for body in OUTPUTS:
+            http.post(f"{session}/outputs", json=body)
+        for n, stamp in enumerate((1_764_100_000_000, 1_764_100_060_000), 1):
+            snapshot = {"columns": ["region", "amount"], "filter": "amount > 5", "rows": 2 * n}
+            if n == 2:
+                snapshot["sort"] = {"by": "amount", "desc": True}
+            http.put(
+                f"{session}/snapshot",
+                json={"version": 1, "updatedAt": stamp, "handleKey": None, "snapshot": snapshot},
+            )
+        applet = "/v1/agents/demo-agent/applets/sales-chart"
+        for title in ("Sales", "Sales by region"):
+            http.put(
+                applet, json={"name": "Sales chart", "html": APPLET_HTML % title, "css": APPLET_CSS}
+            )
+        http.put(f"{applet}/state", json={"region": "south", "zoom": 2})
 
 
 def main() -> None:
@@ -80,6 +117,20 @@ def main() -> None:
                     desk.wait_for_selector(ready)
                     desk.wait_for_timeout(300)
                     desk.screenshot(path=OUT / f"{name}.png")
+                session = f"{ui}/sessions/safe_named_report"
+                desk.goto(f"{session}/outputs")
+                desk.locator("ul.outputs a").first.click()
+                desk.wait_for_selector("pre.terminal")
+                desk.screenshot(path=OUT / "outputs.png")
+                desk.goto(f"{session}/snapshots")
+                desk.get_by_role("button", name="Diff").click()
+                desk.wait_for_selector(".diff li")
+                desk.screenshot(path=OUT / "snapshots.png", full_page=True)
+                desk.goto(f"{session}/applets/sales-chart")
+                desk.frame_locator("iframe.applet-frame").locator("h1").wait_for()
+                desk.get_by_label("Applet state (JSON)").wait_for()
+                desk.wait_for_timeout(300)
+                desk.screenshot(path=OUT / "applets.png", full_page=True)
                 desk.goto(files)
                 desk.get_by_label("Search contents").fill("total")
                 desk.get_by_role("button", name="Grep").click()
@@ -92,6 +143,10 @@ def main() -> None:
                 phone.wait_for_selector("table.files-list")
                 phone.wait_for_timeout(300)
                 phone.screenshot(path=OUT / "phone-dark.png")
+                phone.goto(f"{session}/snapshots")
+                phone.wait_for_selector("ul.history")
+                phone.wait_for_timeout(300)
+                phone.screenshot(path=OUT / "phone-dark-snapshots.png")
                 browser.close()
         finally:
             server.stop()

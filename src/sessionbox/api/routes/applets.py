@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from sessionbox.api import view_links
 from sessionbox.api.auth import Principal, principal
 from sessionbox.api.schemas import Body
-from sessionbox.errors import InvalidInput
+from sessionbox.errors import InvalidInput, Unauthorized
+from sessionbox.ids import validate_agent_id
 from sessionbox.services.applets import Applet, AppletService
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/applets", tags=["applets"])
@@ -142,9 +145,39 @@ async def restore(
     return JSONResponse(applet_json(applet))
 
 
-@router.get("/{slug}/view", response_class=HTMLResponse, summary="The assembled page, sandboxed")
-async def view(agent_id: str, slug: str, caller: Caller, service: Applets) -> Response:
+@router.post("/{slug}/view-link", summary="A short-lived URL of the view, for an <iframe src>")
+async def view_link(
+    request: Request, agent_id: str, slug: str, caller: Caller, service: Applets
+) -> Response:
     caller.check_agent(agent_id)
+    await run_in_threadpool(service.load, agent_id, slug)  # 404 before signing
+    url = f"/v1/agents/{quote(agent_id, safe='')}/applets/{quote(slug, safe='')}/view"
+    admin_token: str | None = request.app.state.settings.admin_token
+    if admin_token is None:
+        return JSONResponse({"url": url, "expires_at": None})
+    expires, sig = view_links.sign(admin_token, agent_id, slug)
+    query = urlencode({"expires": expires, "sig": sig})
+    return JSONResponse({"url": f"{url}?{query}", "expires_at": expires})
+
+
+@router.get("/{slug}/view", response_class=HTMLResponse, summary="The assembled page, sandboxed")
+async def view(
+    request: Request,
+    agent_id: str,
+    slug: str,
+    service: Applets,
+    expires: str | None = None,
+    sig: str | None = None,
+) -> Response:
+    admin_token: str | None = request.app.state.settings.admin_token
+    if sig is not None and admin_token is not None:
+        validate_agent_id(agent_id)
+        if expires is None or not expires.isdecimal() or len(expires) > 12:
+            raise Unauthorized("the view link is not valid")
+        view_links.verify(admin_token, agent_id, slug, int(expires), sig)
+    else:
+        caller = await principal(request)
+        caller.check_agent(agent_id)
     page = await run_in_threadpool(service.view, agent_id, slug)
     return HTMLResponse(
         page,

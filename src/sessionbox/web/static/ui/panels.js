@@ -119,7 +119,9 @@ export async function renderApplets(body, agent, session, rest) {
 async function showApplet(detail, url, slug) {
   // sandbox without allow-same-origin: the applet's scripts run in an opaque origin and
   // cannot read the UI's cookies, storage or DOM; the server adds CSP sandbox too.
-  const frame = h("iframe", { src: `${url}/view`, sandbox: "allow-scripts", title: `Applet ${slug}`, class: "applet-frame", referrerpolicy: "no-referrer" });
+  // A frame cannot send the bearer token, so it loads a short-lived signed view link.
+  const frame = h("iframe", { sandbox: "allow-scripts", title: `Applet ${slug}`, class: "applet-frame", referrerpolicy: "no-referrer" });
+  const showView = async () => { frame.src = (await sendJSON("POST", `${url}/view-link`)).url; };
   const state = h("textarea", { rows: 8, "aria-label": "Applet state (JSON)", spellcheck: "false" });
   const status = h("p", { role: "status" });
   let etag = null;
@@ -137,17 +139,20 @@ async function showApplet(detail, url, slug) {
     } catch (err) { status.textContent = err.status === 412 ? "The state changed meanwhile: reload it first." : `Not saved: ${err.detail || err.message}`; }
   };
   let versions = [];
-  try { versions = items(await getJSON(`${url}/versions`)); } catch { versions = []; }
+  let current = null;
+  try { [versions, current] = await Promise.all([getJSON(`${url}/versions`).then(items), getJSON(url).then((a) => a.version)]); } catch { versions = []; }
   detail.replaceChildren(h("h2", {}, slug), frame,
     h("h3", {}, "State"), state, h("div", { class: "inline" },
       h("button", { type: "button", onclick: loadState }, "Reload state"), h("button", { type: "button", class: "primary", onclick: saveState }, "Save state")), status,
-    h("h3", {}, "Versions"), h("ul", {}, versions.map((v) => {
-      const n = v.version ?? v.n ?? v.id;
-      return h("li", {}, `#${n} ${formatTime(v.createdAt || v.updatedAt || v.created_at)} `, h("button", { type: "button", class: "small", onclick: async () => {
-        const ok = await confirmDialog({ title: "Restore version?", message: `Version ${n} of ${slug} becomes current.`, confirmLabel: "Restore", danger: false,
-          onConfirm: () => api("POST", `${url}/versions/${n}/restore`) });
-        if (ok) { toast(`Restored version ${n}`); frame.src = `${url}/view`; }
-      } }, "Restore"));
+    h("h3", {}, "Versions"), h("ul", { class: "history" }, versions.map((v) => {
+      const n = v.version;
+      return h("li", {}, h("span", {}, `#${n} ${v.name || ""} — ${formatTime(v.savedAt)}`), n === current ? h("span", { class: "badge" }, "current")
+        : h("button", { type: "button", class: "small", "aria-label": `Restore version ${n}`, onclick: async () => {
+          const ok = await confirmDialog({ title: "Restore version?", message: `Version ${n} of ${slug} is saved again as the newest version; its state is kept.`, confirmLabel: "Restore", danger: false,
+            onConfirm: () => api("POST", `${url}/versions/${n}/restore`) });
+          if (ok) { toast(`Restored version ${n}`); await showApplet(detail, url, slug); }
+        } }, "Restore"));
     })));
+  await showView();
   try { await loadState(); } catch { state.value = "{}"; }
 }
