@@ -25,6 +25,7 @@ from tests.store.test_stateful import machine_for
 class Listed:
     path: str
     is_directory: bool
+    is_readonly: bool
 
 
 class HttpFiles:
@@ -52,15 +53,20 @@ class HttpFiles:
         params = {"recursive": "true"} if recursive else {}
         self._ok(self.client.delete(f"{self.base}{path}", params=params))
 
-    def rename(self, src: str, dst: str) -> None:
-        self._ok(self.client.post(f"{self.base}/_/move", json={"from": src, "to": dst}))
+    def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        body = {"from": src, "to": dst, "overwrite": overwrite}
+        self._ok(self.client.post(f"{self.base}/_/move", json=body))
 
-    def copy(self, src: str, dst: str) -> None:
-        self._ok(self.client.post(f"{self.base}/_/copy", json={"from": src, "to": dst}))
+    def copy(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        body = {"from": src, "to": dst, "overwrite": overwrite}
+        self._ok(self.client.post(f"{self.base}/_/copy", json=body))
+
+    def set_readonly(self, path: str, flag: bool) -> None:
+        self._ok(self.client.put(f"{self.base}{path}", json={"is_readonly": flag}))
 
     def list(self, path: str) -> list[Listed]:
         page = self._ok(self.client.get(self.base + ("" if path == "/" else path)))
-        return [Listed(e["path"], e["is_directory"]) for e in page["data"]]
+        return [Listed(e["path"], e["is_directory"], e["is_readonly"]) for e in page["data"]]
 
     def read(self, path: str) -> bytes:
         return self.client.get(f"{self.base}{path}", params={"raw": "1"}).content
