@@ -4,6 +4,7 @@ that violates the schema. ``SESSIONBOX_FUZZ_EXAMPLES`` sets examples per operati
 
 from __future__ import annotations
 
+import gzip
 import itertools
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -28,6 +30,18 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
 ]
+
+
+# The import body (application/gzip): random bytes, gzip of random bytes, or gzip of a
+# tar-shaped block, so the fuzzed cases reach the tar and planner layers too.
+schemathesis.openapi.media_type(
+    "application/gzip",
+    st.one_of(
+        st.binary(max_size=512),
+        st.binary(max_size=2048).map(gzip.compress),
+        st.binary(max_size=512).map(lambda b: gzip.compress(b.ljust(1024, b"\0"))),
+    ),
+)
 
 
 @pytest.fixture
