@@ -19,7 +19,7 @@ SECONDS = env_int("SESSIONBOX_FUZZ_SECONDS", 5)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("target", ["fuzz_paths", "fuzz_ids"])
+@pytest.mark.parametrize("target", ["fuzz_paths", "fuzz_ids", "fuzz_archive"])
 def test_fuzz_target_finds_nothing(target: str, tmp_path: Path) -> None:
     run = subprocess.run(
         [
@@ -46,7 +46,8 @@ def test_fuzz_target_finds_nothing(target: str, tmp_path: Path) -> None:
     [b"", b"\x00", b"/" * 50, b"\x01/./..%2e%2E", "/é/\u0301".encode(), b"\xff" * 300],
 )
 def test_fuzz_checks_hold_on_a_fixed_corpus(data: bytes) -> None:
-    from tests.fuzz import fuzz_ids, fuzz_paths
+    from tests.fuzz import fuzz_archive, fuzz_ids, fuzz_paths
 
     fuzz_paths.check(data)
     fuzz_ids.check(data)
+    fuzz_archive.check(data)

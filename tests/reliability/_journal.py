@@ -28,6 +28,9 @@ class Change:
 
     put: dict[str, bytes] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
+    snapshot: dict[str, Any] | None = None  # the envelope a snapshot rotation saves
+    output: bytes | None = None  # the data an output store adds (its id comes with the answer)
+    imported: str | None = None  # the session id an import creates
 
     def apply(self, files: dict[str, bytes]) -> dict[str, bytes]:
         after = {p: data for p, data in files.items() if p not in self.remove}
@@ -58,6 +61,14 @@ class Writer:
     in_doubt: Change | None = None
     doubts: dict[str, int] = field(default_factory=lambda: {"applied": 0, "dropped": 0})
     failures: list[str] = field(default_factory=list)
+    # Side resources, one session per writer (``side``) so their state is exact too.
+    side: str = ""  # /v1/agents/<agent>/sessions/<sid> of this writer's own session
+    archive: bytes = b""  # an exported session that ``op_import`` imports again
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[tuple[str, bytes]] = field(default_factory=list)
+    top_output: int = 0  # the highest output number ever acknowledged
+    imports: list[str] = field(default_factory=list)
+    torn_imports: list[str] = field(default_factory=list)  # in-doubt imports left partial
 
     def fresh(self, stem: str) -> str:
         self.seq += 1
@@ -126,12 +137,54 @@ def op_delete(w: Writer) -> tuple[Request, Change] | None:
     return Request("DELETE", f"{w.base}{path}", 200), Change(remove=(path,))
 
 
+def op_snapshot(w: Writer) -> tuple[Request, Change] | None:
+    if not w.side:
+        return None
+    w.seq += 1
+    envelope = {
+        "version": w.seq,
+        "updatedAt": 1_700_000_000_000 + w.seq,
+        "snapshot": {"writer": w.prefix, "seq": w.seq, "pad": w.rng.randbytes(600).hex()},
+    }
+    return Request("PUT", f"{w.side}/snapshot", 200, json=envelope), Change(snapshot=envelope)
+
+
+def op_output(w: Writer) -> tuple[Request, Change] | None:
+    if not w.side:
+        return None
+    data = w.payload()
+    body = {
+        "data": base64.b64encode(data).decode(),
+        "encoding": "base64",
+        "metadata": {"type": "raw", "mimeType": "application/octet-stream"},
+    }
+    return Request("POST", f"{w.side}/outputs", 201, json=body), Change(output=data)
+
+
+def op_import(w: Writer) -> tuple[Request, Change] | None:
+    if not w.archive:
+        return None
+    w.seq += 1
+    sid = f"safe_named_imp-{w.prefix.strip('/')}-{w.seq}"
+    agent_url = w.side.split("/sessions/")[0]
+    return Request(
+        "POST",
+        f"{agent_url}/import?session_id={sid}",
+        201,
+        content=w.archive,
+        headers={"content-type": "application/gzip"},
+    ), Change(imported=sid)
+
+
 OPS: list[tuple[Op, int]] = [
     (op_create, 5),
     (op_overwrite, 4),
     (op_move, 2),
     (op_move_tree, 1),
     (op_delete, 2),
+    (op_snapshot, 2),
+    (op_output, 2),
+    (op_import, 1),
 ]
 """Operations and their weights; a writer with many files deletes more."""
 
@@ -168,6 +221,17 @@ def drive(w: Writer, client: httpx.Client, stop: threading.Event) -> None:
             )
             return
         w.files = change.apply(w.files)
+        if change.snapshot is not None:
+            w.snapshots.append(change.snapshot)
+        if change.output is not None:
+            number = int(response.json()["id"].removeprefix("out_"))
+            if number <= w.top_output:
+                w.failures.append(f"output id out_{number} after out_{w.top_output}: reused")
+                return
+            w.top_output = number
+            w.outputs.append((f"out_{number}", change.output))
+        if change.imported is not None:
+            w.imports.append(change.imported)
         w.acknowledged += 1
 
 

@@ -20,6 +20,7 @@ from sessionbox.store.base import SelfChecking
 STORE_URLS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "sqlite": lambda request, tmp: f"sqlite:///{tmp / 'sessionbox.db'}",
     "postgres": lambda request, tmp: str(request.getfixturevalue("postgres_url")),
+    "dir": lambda request, tmp: f"dir:///{tmp / 'dirstore'}",
 }
 
 

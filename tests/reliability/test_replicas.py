@@ -3,17 +3,21 @@
 A round-robin transport sends each request to the next replica, so every
 read-after-write below crosses processes. ``If-Match`` must hold across them,
 and concurrent read-modify-write through both loses no update.
-``CROSS_REPLICA_CHECKS`` is the hook for more (SSE: a change made through one
+``CROSS_REPLICA_CHECKS`` holds more (SSE: a change made through one
 replica seen by a subscriber of the other).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,8 +26,54 @@ from tests.reliability._server import ServerProcess
 from tests.reliability.conftest import assert_invariants, new_session
 
 OCTET = {"content-type": "application/octet-stream"}
-CROSS_REPLICA_CHECKS: list[Callable[[list[str]], None]] = []
-"""More cross-replica properties (e.g. SSE from helper G) register here."""
+SSE_DEADLINE = 2.0  # seconds: the requirement of issue 10, not a speed benchmark
+
+
+def sse_change_crosses_replicas(replicas: list[str]) -> None:
+    """A write through replica A reaches an SSE subscriber of replica B within 2 s."""
+    received: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    timeout = httpx.Timeout(10, read=60)
+    with (
+        httpx.Client(base_url=replicas[0], timeout=timeout) as a,
+        httpx.Client(base_url=replicas[1], timeout=timeout) as b,
+    ):
+        base = new_session(a)
+        session = base.removesuffix("/fs")
+
+        def listen() -> None:
+            try:
+                with b.stream("GET", f"{session}/events") as response:
+                    received.put(("status", {"code": response.status_code}))
+                    kind = ""
+                    for line in response.iter_lines():
+                        if line.startswith("event:"):
+                            kind = line.removeprefix("event:").strip()
+                        elif line.startswith("data:"):
+                            received.put((kind, json.loads(line.removeprefix("data:"))))
+            except httpx.HTTPError:
+                pass  # the client closed under us: the check is over
+
+        threading.Thread(target=listen, daemon=True).start()
+        assert received.get(timeout=30) == ("status", {"code": 200})
+        assert received.get(timeout=30)[0] == "ready"  # subscribed: set-up, not the deadline
+        written = a.put(f"{base}/seen.txt", content=b"through A", headers=OCTET)
+        assert written.status_code == 201, written.text
+        start = time.monotonic()
+        while True:
+            left = start + SSE_DEADLINE - time.monotonic()
+            try:
+                kind, data = received.get(timeout=max(left, 0))
+            except queue.Empty:
+                raise AssertionError(
+                    f"replica B's SSE client saw no change within {SSE_DEADLINE} s"
+                ) from None
+            if kind == "change" and data.get("path") == "/seen.txt":
+                print(f"\nSSE across replicas: {time.monotonic() - start:.3f} s")
+                return
+
+
+CROSS_REPLICA_CHECKS: list[Callable[[list[str]], None]] = [sse_change_crosses_replicas]
+"""More cross-replica properties register here."""
 
 
 class RoundRobin(httpx.BaseTransport):

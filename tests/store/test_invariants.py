@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -10,19 +12,33 @@ import pytest
 
 from sessionbox.paths import VPath
 from sessionbox.store.base import Content, SelfChecking, Store, VolumeKey
+from sessionbox.store.dirstore import CATALOG
 from sessionbox.store.sqlite import path_from_url
 
 
 def corrupt(store: Store, sql: str, params: tuple[Any, ...]) -> None:
     """Change the database behind the store's back, as a bug or a torn write would."""
-    if store.url.startswith("sqlite:///"):
-        with sqlite3.connect(path_from_url(store.url)) as conn:
+    if store.url.startswith(("sqlite:///", "dir:///")):
+        db = path_from_url(store.url) if store.url.startswith("sqlite:") else catalog(store)
+        with sqlite3.connect(db) as conn:
             conn.execute("PRAGMA foreign_keys = OFF")
             conn.execute(sql, params)
         return
     with psycopg.connect(store.url, autocommit=True) as pg:
         pg.execute("SET session_replication_role = replica")  # FKs off for this session
         pg.execute(sql.replace("?", "%s"), params)
+
+
+def catalog(store: Store) -> Path:
+    root = getattr(store, "dir_root", None)
+    assert isinstance(root, Path)
+    return root / CATALOG
+
+
+def sql_content(store: Store) -> None:
+    """The corruptions below are of SQL-held content; a directory store holds none."""
+    if store.url.startswith("dir:"):
+        pytest.skip("no SQL content in a dir:/// store: see test_each_dir_corruption_is_reported")
 
 
 @pytest.fixture
@@ -63,6 +79,7 @@ def test_a_sound_store_has_no_violations(store: Store, filled: VolumeKey, agent:
 def test_each_corruption_is_reported(
     store: Store, filled: VolumeKey, agent: str, sql: str, expected: str
 ) -> None:
+    sql_content(store)
     volumes = "SELECT id FROM volumes WHERE agent_id = ?"
     corrupt(store, sql.replace("{v}", volumes), (agent,))
     found = problems(store, agent)
@@ -70,6 +87,7 @@ def test_each_corruption_is_reported(
 
 
 def test_a_missing_chunk_is_reported(store: Store, filled: VolumeKey, agent: str) -> None:
+    sql_content(store)
     entry = store.view(filled, lambda vol: vol.stat(VPath("/a/b/c.txt")))
     corrupt(store, "DELETE FROM blob_chunks WHERE hash = ? AND seq = 1", (entry.content_hash,))
     try:
@@ -77,3 +95,37 @@ def test_a_missing_chunk_is_reported(store: Store, filled: VolumeKey, agent: str
     finally:  # the PostgreSQL database is shared by the run: leave it sound
         corrupt(store, "DELETE FROM entries WHERE blob_hash = ?", (entry.content_hash,))
         corrupt(store, "DELETE FROM blobs WHERE hash = ?", (entry.content_hash,))
+        corrupt(store, "DELETE FROM blob_chunks WHERE hash = ?", (entry.content_hash,))
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("UPDATE dir_entries SET parent = '/x' WHERE path = '/a/d.txt'", "whose parent"),
+        ("UPDATE dir_usage SET bytes_used = -5", "negative usage"),
+        (
+            "INSERT INTO entries (volume_id, path, parent, name, is_directory, size_bytes, id, "
+            "version, created_at, updated_at) SELECT id, '/z', '/', 'z', 1, 0, 'x', 1, 0, 0 "
+            "FROM volumes WHERE agent_id = ?",
+            "SQL entry in a directory-backed volume",
+        ),
+    ],
+)
+def test_each_dir_corruption_is_reported(
+    store: Store, filled: VolumeKey, agent: str, sql: str, expected: str
+) -> None:
+    if not store.url.startswith("dir:"):
+        pytest.skip("directory-store checks")
+    corrupt(store, sql, (agent,) if "?" in sql else ())
+    found = problems(store, agent)
+    assert any(expected in line for line in found), found
+
+
+def test_a_missing_session_directory_is_reported(
+    store: Store, filled: VolumeKey, agent: str
+) -> None:
+    if not store.url.startswith("dir:"):
+        pytest.skip("directory-store checks")
+    session = catalog(store).parent / "agents" / agent / "sessions" / str(filled.session_id)
+    shutil.rmtree(session)
+    assert any("session without its directory" in line for line in problems(store, agent))

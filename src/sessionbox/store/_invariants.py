@@ -7,6 +7,7 @@ and concurrency suites call them after every kill and every storm.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sessionbox.store._dialect import Dialect
@@ -75,10 +76,70 @@ CHECKS: tuple[tuple[str, str], ...] = (
 )
 
 
+DIR_CHECKS: tuple[tuple[str, str], ...] = (
+    (
+        "SQL entry in a directory-backed volume",
+        "SELECT e.volume_id, e.path FROM entries e JOIN volumes v ON v.id = e.volume_id "
+        "WHERE 1 = 1 {agent}",
+    ),
+    (
+        "sidecar or usage row of a volume that is gone",
+        "SELECT 'entry', d.volume_id FROM dir_entries d "
+        "WHERE NOT EXISTS (SELECT 1 FROM volumes v WHERE v.id = d.volume_id) "
+        "UNION ALL SELECT 'usage', u.volume_id FROM dir_usage u "
+        "WHERE NOT EXISTS (SELECT 1 FROM volumes v WHERE v.id = u.volume_id)",
+    ),
+    (
+        "negative usage counter",
+        "SELECT u.volume_id, u.bytes_used, u.entry_count FROM dir_usage u "
+        "JOIN volumes v ON v.id = u.volume_id WHERE (u.bytes_used < 0 OR u.entry_count < 0) "
+        "{agent}",
+    ),
+)
+"""What holds for a ``dir:///`` store on top of ``CHECKS`` (which then see no content rows).
+
+Not checked, on purpose: ``dir_usage`` against the disk (a cache, recounted when
+older than a few seconds, so native edits are counted too); sidecar rows whose
+file is gone (a hint, trusted only while its stat stamp matches, so a crash
+between unlink and commit is harmless); session directories without a session
+(cleared before a session id is used again).
+"""
+
+
 def check(conn: Any, dialect: Dialect, agent_id: str | None) -> list[str]:
     """Every violation found, as ``"<check>: <row>"`` lines; empty when all hold."""
+    return _run(conn, dialect, agent_id, CHECKS)
+
+
+def check_dirs(conn: Any, dialect: Dialect, agent_id: str | None, root: Path) -> list[str]:
+    """The checks of a directory store: its SQL catalog, then each session's directory."""
+    problems = _run(conn, dialect, agent_id, DIR_CHECKS)
+    where = " WHERE agent_id = ?" if agent_id is not None else ""
+    params: tuple[Any, ...] = (agent_id,) if agent_id is not None else ()
+    sidecar = conn.execute(
+        dialect.sql(
+            "SELECT d.volume_id, d.path, d.parent FROM dir_entries d "
+            f"JOIN volumes v ON v.id = d.volume_id{where.replace('agent_id', 'v.agent_id')}"
+        ),
+        params,
+    )
+    for volume_id, path, parent in sidecar.fetchall():
+        if (path.rsplit("/", 1)[0] or "/") != parent:
+            problems.append(
+                f"sidecar row whose parent disagrees with its path: {(volume_id, path, parent)}"
+            )
+    rows = conn.execute(dialect.sql(f"SELECT agent_id, id FROM sessions{where}"), params)
+    for agent, session in rows.fetchall():
+        if not (root / "agents" / agent / "sessions" / session).is_dir():
+            problems.append(f"session without its directory: {(agent, session)}")
+    return problems
+
+
+def _run(
+    conn: Any, dialect: Dialect, agent_id: str | None, checks: tuple[tuple[str, str], ...]
+) -> list[str]:
     problems: list[str] = []
-    for name, sql in CHECKS:
+    for name, sql in checks:
         agent_filter = "AND v.agent_id = ?" if agent_id is not None and "{agent}" in sql else ""
         params: tuple[Any, ...] = (agent_id,) if agent_filter else ()
         text = dialect.sql(sql.replace("{agent}", agent_filter) + f" LIMIT {_LIMIT}")

@@ -253,7 +253,15 @@ class SqlStore(ChangeFeed):
 
     def check_invariants(self, agent_id: str | None = None) -> list[str]:
         """Violations of the store's invariants (all agents, or one); empty when sound."""
-        return self._read_tx(lambda conn: _invariants.check(conn, self.dialect, agent_id))
+        root = self.dir_root
+
+        def run(conn: Any) -> list[str]:
+            problems = _invariants.check(conn, self.dialect, agent_id)
+            if root is not None:
+                problems += _invariants.check_dirs(conn, self.dialect, agent_id, root)
+            return problems
+
+        return self._read_tx(run)
 
     # -- catalog -------------------------------------------------------------------
 
