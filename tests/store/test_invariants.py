@@ -35,10 +35,10 @@ def catalog(store: Store) -> Path:
     return root / CATALOG
 
 
-def sql_content(store: Store) -> None:
-    """The corruptions below are of SQL-held content; a directory store holds none."""
-    if store.url.startswith("dir:"):
-        pytest.skip("no SQL content in a dir:/// store: see test_each_dir_corruption_is_reported")
+# Corruptions of SQL-held content (a directory store holds none), and of the directory
+# store's sidecar: each runs on the stores it applies to.
+SQL_STORES = pytest.mark.parametrize("settings_and_store", ["sqlite", "postgres"], indirect=True)
+DIR_STORE = pytest.mark.parametrize("settings_and_store", ["directory"], indirect=True)
 
 
 @pytest.fixture
@@ -60,6 +60,7 @@ def test_a_sound_store_has_no_violations(store: Store, filled: VolumeKey, agent:
     assert problems(store, agent) == []
 
 
+@SQL_STORES
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
@@ -79,15 +80,14 @@ def test_a_sound_store_has_no_violations(store: Store, filled: VolumeKey, agent:
 def test_each_corruption_is_reported(
     store: Store, filled: VolumeKey, agent: str, sql: str, expected: str
 ) -> None:
-    sql_content(store)
     volumes = "SELECT id FROM volumes WHERE agent_id = ?"
     corrupt(store, sql.replace("{v}", volumes), (agent,))
     found = problems(store, agent)
     assert any(expected in line for line in found), found
 
 
+@SQL_STORES
 def test_a_missing_chunk_is_reported(store: Store, filled: VolumeKey, agent: str) -> None:
-    sql_content(store)
     entry = store.view(filled, lambda vol: vol.stat(VPath("/a/b/c.txt")))
     corrupt(store, "DELETE FROM blob_chunks WHERE hash = ? AND seq = 1", (entry.content_hash,))
     try:
@@ -111,21 +111,19 @@ def test_a_missing_chunk_is_reported(store: Store, filled: VolumeKey, agent: str
         ),
     ],
 )
+@DIR_STORE
 def test_each_dir_corruption_is_reported(
     store: Store, filled: VolumeKey, agent: str, sql: str, expected: str
 ) -> None:
-    if not store.url.startswith("dir:"):
-        pytest.skip("directory-store checks")
     corrupt(store, sql, (agent,) if "?" in sql else ())
     found = problems(store, agent)
     assert any(expected in line for line in found), found
 
 
+@DIR_STORE
 def test_a_missing_session_directory_is_reported(
     store: Store, filled: VolumeKey, agent: str
 ) -> None:
-    if not store.url.startswith("dir:"):
-        pytest.skip("directory-store checks")
     session = catalog(store).parent / "agents" / agent / "sessions" / str(filled.session_id)
     shutil.rmtree(session)
     assert any("session without its directory" in line for line in problems(store, agent))
