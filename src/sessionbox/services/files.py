@@ -85,6 +85,13 @@ def guess_type(path: str, content: Content) -> str:
     return "application/octet-stream"
 
 
+@functools.lru_cache(maxsize=1024)
+def _volume_key(agent_id: str, session_id: str, kind: VolumeKind) -> VolumeKey:
+    """Validated once per (agent, session): ids are immutable, and a bad one is never cached."""
+    validate_agent_id(agent_id)
+    return VolumeKey(agent_id, str(parse_session_id(session_id)), kind)
+
+
 class FileService:
     def __init__(self, store: Store, settings: Settings, kind: VolumeKind = "files") -> None:
         self.store = store
@@ -92,6 +99,8 @@ class FileService:
         self.kind = kind
 
     def volume(self, agent_id: str, session_id: str) -> VolumeKey:
+        if type(agent_id) is str and type(session_id) is str:
+            return _volume_key(agent_id, session_id, self.kind)
         validate_agent_id(agent_id)
         return VolumeKey(agent_id, str(parse_session_id(session_id)), self.kind)
 

@@ -171,10 +171,26 @@ class SqlStore(ChangeFeed):
                 )
         return target[0], Usage(sum(r[2] for r in rows), sum(r[3] for r in rows))
 
+    def _find(self, conn: Any, volume: VolumeKey) -> int:
+        """A reader's volume id: one indexed row, no usage sums (readers rarely ask for it)."""
+        row = conn.execute(
+            self.dialect.sql(
+                "SELECT v.id FROM sessions s JOIN volumes v ON v.session_pk = s.pk "
+                "WHERE s.agent_id = ? AND s.id = ? AND v.kind = ? "
+                "AND (s.expires_at IS NULL OR s.expires_at > ?)"
+            ),
+            (volume.agent_id, volume.session_id, volume.kind, self.dialect.ts(datetime.now(UTC))),
+        ).fetchone()
+        if row is None:
+            raise SessionNotFound(f"no session {volume.session_id!r} for agent {volume.agent_id!r}")
+        return int(row[0])
+
     def view(self, volume: VolumeKey, fn: Callable[[VolumeReader], T]) -> T:
         place = self._place(volume)
 
         def run(conn: Any) -> T:
+            if place is None and volume.session_id is not None:
+                return fn(SqlVolume(conn, self.dialect, self._find(conn, volume)))
             vid, usage = self._locate(conn, volume, lock=False)
             if place is not None:
                 meta = DirMeta(conn, self.dialect, vid)

@@ -77,7 +77,7 @@ class SqlVolume:
         self._conn = conn
         self._d = dialect
         self._vid = volume_id
-        self._usage = usage or Usage(0, 0)
+        self._usage = usage
         self._limits = limits
         self._now = datetime.now(UTC)
         self._delta_bytes = 0
@@ -192,6 +192,14 @@ class SqlVolume:
             low = rows[-1][0]
 
     def usage(self) -> Usage:
+        if self._usage is None:
+            # Not located with its usage (a reader): the session's volumes, summed now.
+            row = self._q(
+                "SELECT COALESCE(SUM(bytes_used), 0), COALESCE(SUM(entry_count), 0) FROM volumes "
+                "WHERE id = ? OR session_pk = (SELECT session_pk FROM volumes WHERE id = ?)",
+                (self._vid, self._vid),
+            ).fetchone()
+            self._usage = Usage(int(row[0]), int(row[1]))
         return Usage(
             self._usage.bytes_used + self._delta_bytes,
             self._usage.entry_count + self._delta_entries,
