@@ -111,10 +111,10 @@ def test_async_library_mirrors_outputs_and_applets(box: sessionbox.Sessionbox, a
     async def run() -> None:
         abox = _AsyncProxy(box)
         await abox.create_session(agent, "safe_named_async")
-        handle = await abox.session(agent, "safe_named_async")
+        handle = abox.session(agent, "safe_named_async")  # a handle: sync, as on AsyncClient
         out = await handle.outputs.store_output("async", {"type": "raw"})
         assert (await handle.outputs.get_output(out.id)).data == "async"
-        applets = await abox.applets(agent)
+        applets = abox.applets(agent)
         await applets.save("a", name="A", html="<p>")
         assert [a.slug for a in await applets.list()] == ["a"]
 

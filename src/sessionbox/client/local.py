@@ -294,7 +294,7 @@ class _AsyncProxy:
             return _AsyncProxy(value)
         if not callable(value):
             return value
-        if name == "session":  # a handle does no I/O: sync, as on ``AsyncClient``
+        if name in ("session", "applets"):  # a handle does no I/O: sync, as on AsyncClient
             return lambda *args: _AsyncProxy(value(*args))
 
         async def call(*args: Any, **kwargs: Any) -> Any:
