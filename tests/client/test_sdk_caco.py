@@ -6,6 +6,9 @@ Like test_sdk.py, each test gets ``sdk`` (in-process ``Sessionbox`` or HTTP
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +18,8 @@ from sessionbox.services.applets import Applet
 from sessionbox.services.outputs import Output
 from sessionbox.services.sessions import Resolved
 from sessionbox.services.snapshots import HistoryItem, Snapshot
-from tests.conftest import _free_port
+from sessionbox.store.base import Change
+from tests.conftest import LiveServer, _free_port
 
 
 @pytest.fixture
@@ -203,3 +207,57 @@ def test_autosaver_reports_an_unreachable_server() -> None:
         saver.mark_dirty()
         assert saver.flush() is False and saver.dirty
         assert "Unavailable" in (saver.status.error or "")
+
+
+def test_watch_yields_the_changes_below_a_path(sdk: Any, session: Any) -> None:
+    fs = session.files
+    with fs.watch("/src", timeout=30) as changes:
+        fs.write("/src/a.py", "1")
+        fs.write("/other.txt", "x")  # outside /src: not seen
+        session.snapshots.save({"k": 1})  # another volume: not seen
+        fs.make_dir("/src/pkg")
+        fs.rename("/src/a.py", "/src/pkg/b.py")
+        fs.rename("/other.txt", "/src/moved.txt")  # moved in: seen
+        fs.remove("/src", recursive=True)
+        seen = [(c.op, c.path, c.to) for c in itertools.islice(changes, 5)]
+    assert seen == [
+        ("write", "/src/a.py", None),
+        ("mkdir", "/src/pkg", None),
+        ("move", "/src/a.py", "/src/pkg/b.py"),
+        ("move", "/other.txt", "/src/moved.txt"),
+        ("delete", "/src", None),
+    ]
+    with pytest.raises(sessionbox.PathInvalid):
+        fs.watch("src")
+    with pytest.raises(sessionbox.SessionNotFound):
+        sdk.session(session.agent_id, "safe_named_missing").files.watch()
+
+
+def test_watch_ends_after_a_quiet_timeout(session: Any) -> None:
+    with session.files.watch(timeout=0.2) as changes:
+        session.files.write("/x", "1")
+        found = list(changes)  # the quiet period ends the iteration
+    assert [(c.op, c.path) for c in found] == [("write", "/x")]
+    assert isinstance(found[0], Change) and found[0].volume == "files"
+
+
+def test_async_client_watch(server_for: Callable[[str], LiveServer], agent: str) -> None:
+    async def run(url: str) -> list[Change]:
+        async with sessionbox.AsyncClient(url) as client:
+            record = await client.create_session(agent)
+            fs = client.session(agent, record.id).files
+            async with await fs.watch("/", timeout=30) as changes:
+                await fs.write("/a.txt", "1")
+                await fs.remove("/a.txt")
+                found = []
+                async for change in changes:
+                    found.append(change)
+                    if len(found) == 2:
+                        break
+                return found
+
+    found = asyncio.run(run(server_for("sqlite").url))
+    assert [(c.op, c.path, c.volume) for c in found] == [
+        ("write", "/a.txt", "files"),
+        ("delete", "/a.txt", "files"),
+    ]

@@ -25,8 +25,10 @@ import anyio.from_thread
 import httpx
 import tenacity
 
+from sessionbox import paths
 from sessionbox.client import _wire
 from sessionbox.client._remote import AsyncApplets, AsyncOutputs, AsyncSnapshots
+from sessionbox.client._watch import HttpWatch
 from sessionbox.errors import NotADirectory, TooLarge, Unavailable
 from sessionbox.ids import Mode
 from sessionbox.services.grep import GrepFile
@@ -288,6 +290,24 @@ class AsyncFiles:
         url = self._action("grep")
         return _wire.grep_from(await self._t.json("POST", url, idempotent=True, json=body))
 
+    async def watch(self, path: str = "/", *, timeout: float | None = None) -> HttpWatch:
+        """Changes at or below ``path`` from the server's live feed (SSE).
+
+        Returns once the server is listening, so no later change is missed;
+        ``timeout`` ends the iteration after that many seconds without a change.
+        """
+        paths.validate(path)
+        url = _wire.session_url(self._a, self._s) + "/events"
+        response = await self._t.send(
+            "GET",
+            url,
+            idempotent=True,
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=httpx.Timeout(self._t.http.timeout.connect, read=None),
+        )
+        return await HttpWatch(response, self._a, self._s, path, timeout).ready()
+
 
 async def _body(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
@@ -426,6 +446,12 @@ class _SyncIterator(Iterator[bytes]):
         aclose = getattr(self._it, "aclose", None)
         if aclose is not None:
             self._portal.call(aclose)
+
+    def __enter__(self) -> _SyncIterator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _ASYNC_HANDLES = (AsyncFiles, AsyncSessionHandle, AsyncSnapshots, AsyncOutputs, AsyncApplets)
