@@ -325,7 +325,7 @@ def test_async_library_mirrors_snapshots(box: sessionbox.Sessionbox, agent: str)
     async def scenario() -> list[int]:
         abox: Any = _AsyncProxy(box)
         record = await abox.create_session(agent)
-        session = await abox.session(agent, record.id)
+        session = abox.session(agent, record.id)  # a handle: sync, as on AsyncClient
         await session.snapshots.save({"x": 1}, updated_at=1)
         await session.snapshots.save({"x": 2}, updated_at=2)
         assert (await session.snapshots.latest()).data == {"x": 2}
