@@ -20,6 +20,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "web",
         "cli_fs",
         "cli_integrations",
+        "cli_progress",
         "integrations",
         "bench",
     }

@@ -32,6 +32,9 @@ StoreOpt = Annotated[
         help="sqlite:///path, postgresql://..., dir:///path (default: sqlite in --data-dir)",
     ),
 ]
+ProgressOpt = Annotated[
+    bool, typer.Option(help="Progress bars on stderr (only when it is a terminal).")
+]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="SESSIONBOX_DATA_DIR", help="Default ./.sessionbox"),
@@ -172,9 +175,11 @@ def export_session(
     format: Annotated[str, typer.Option("--format", help="dir or tar")] = "tar",
     store: StoreOpt = None,
     data_dir: DataDirOpt = None,
+    progress: ProgressOpt = True,
 ) -> None:
     """Export a session (and the agent's applets) as a directory or a .tar.gz."""
     from sessionbox._localdir import write_dir
+    from sessionbox.cli_progress import bar, counted_items
     from sessionbox.services.transfer import TransferService
 
     if format not in ("dir", "tar"):
@@ -182,15 +187,17 @@ def export_session(
     settings, opened = _open(store, data_dir)
     try:
         service = TransferService(opened, settings)
-        if format == "dir":
-            count = write_dir(service.export_items(agent, session), out)
-            err.print(f"wrote {count} entries to {out}/")
-        else:
-            chunks = service.export_tar(agent, session)
-            with out.open("wb") as target:
-                for chunk in chunks:
-                    target.write(chunk)
-            err.print(f"wrote {out}")
+        with bar(err, enabled=progress) as shown:
+            items = counted_items(service.export_items(agent, session), shown, f"export {session}")
+            if format == "dir":
+                count = write_dir(items, out)
+            else:
+                from sessionbox.services._archive import write_tar_gz
+
+                with out.open("wb") as target:
+                    for chunk in write_tar_gz(items):
+                        target.write(chunk)
+        err.print(f"wrote {count} entries to {out}/" if format == "dir" else f"wrote {out}")
     finally:
         opened.close()
 
@@ -204,20 +211,26 @@ def import_session(
     ] = None,
     store: StoreOpt = None,
     data_dir: DataDirOpt = None,
+    progress: ProgressOpt = True,
 ) -> None:
     """Import an export (directory or .tar.gz) all or nothing."""
     from sessionbox._localdir import read_dir
+    from sessionbox.cli_progress import CountedReader, bar
     from sessionbox.services.transfer import TransferService, plan_import
 
     settings, opened = _open(store, data_dir)
     try:
         service = TransferService(opened, settings)
-        if source.is_dir() and not source.is_symlink():
-            plan = plan_import(read_dir(source), settings)
-        else:
-            with source.open("rb") as handle:
-                plan = service.read_archive(handle)
-        report = service.import_plan(agent, plan, session_id=session_id)
+        with bar(err, enabled=progress) as shown:
+            if source.is_dir() and not source.is_symlink():
+                shown.add_task(f"read {source.name}/", total=None)
+                plan = plan_import(read_dir(source), settings)
+            else:
+                with source.open("rb") as handle:
+                    task = shown.add_task(f"read {source.name}", total=source.stat().st_size)
+                    plan = service.read_archive(CountedReader(handle, shown, task))  # type: ignore[arg-type]
+            shown.add_task("import (one transaction)", total=None)
+            report = service.import_plan(agent, plan, session_id=session_id)
     finally:
         opened.close()
     err.print(

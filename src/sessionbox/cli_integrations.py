@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         sdk = open_sdk(url, token, store)
         try:
             sdk.get_session(agent, session)
-            build_server(sdk.session(agent, session).files).run("stdio")
+            handle = sdk.session(agent, session)
+            build_server(handle.files, (handle.outputs, sdk.applets(agent))).run("stdio")
         finally:
             sdk.close()
 

@@ -34,7 +34,7 @@ def test_save_load_list_delete(http: httpx.Client, applets_url: str) -> None:
     assert body["updatedAt"] >= body["createdAt"]
     listed = http.get(applets_url).json()
     assert listed == [
-        {k: body[k] for k in ("slug", "name", "description", "createdAt", "updatedAt")}
+        {k: body[k] for k in ("slug", "name", "description", "createdAt", "updatedAt", "version")}
     ]
     minimal = http.put(f"{applets_url}/m", json={"name": "M", "html": "<p>"})
     assert minimal.status_code == 201 and minimal.json()["js"] == ""

@@ -66,6 +66,47 @@ async def scenario(client: Client) -> None:
     assert (await call("ls", {})).structured_content["result"] == []
 
 
+async def caco_scenario(client: Client) -> None:
+    """Caco's tools: outputs and applets."""
+    call = client.call_tool
+    tools = {t.name for t in (await client.list_tools()).tools}
+    assert tools >= {"store_output", "save_applet", "load_applet", "list_applets"}
+    first = (
+        await call("store_output", {"data": "total 0\n", "metadata": {"type": "terminal"}})
+    ).structured_content
+    assert first == {"id": "out_1", "marker": "[output:out_1]"}
+    blob = await call("store_output", {"data": "AP8=", "encoding": "base64"})
+    assert blob.structured_content == {"id": "out_2", "marker": "[output:out_2]"}
+    for bad in (
+        {"data": "x", "metadata": {"type": "nonsense"}},
+        {"data": "%%%", "encoding": "base64"},
+        {"data": "x", "encoding": "rot13"},
+    ):
+        refused = await call("store_output", bad)
+        assert refused.is_error, bad
+    assert (await call("list_applets", {})).structured_content["result"] == []
+    saved = await call("save_applet", {"slug": "chart", "name": "Chart", "html": "<p>hi</p>"})
+    assert saved.structured_content["slug"] == "chart"
+    assert saved.structured_content["version"] == 1
+    loaded = (await call("load_applet", {"slug": "chart"})).structured_content
+    assert loaded["html"] == "<p>hi</p>" and loaded["state"] == {} and loaded["name"] == "Chart"
+    listed = (await call("list_applets", {})).structured_content["result"]
+    assert [(a["slug"], a["version"]) for a in listed] == [("chart", 1)]
+    missing = await call("load_applet", {"slug": "nope"})
+    assert missing.is_error and "applet_not_found" in missing.content[0].text
+    bad_slug = await call("save_applet", {"slug": "../x", "name": "X", "html": ""})
+    assert bad_slug.is_error and "slug_invalid" in bad_slug.content[0].text
+
+
+def check_caco_stored(sdk: Any, agent: str, session: str) -> None:
+    """What the tools stored is there for the library to read."""
+    outputs = sdk.session(agent, session).outputs
+    assert [o.id for o in outputs.list_outputs()] == ["out_1", "out_2"]
+    assert outputs.get_output("out_1").data == "total 0\n"
+    assert outputs.get_output("out_2").raw == b"\x00\xff"
+    assert sdk.applets(agent).load("chart").html == "<p>hi</p>"
+
+
 @pytest.mark.parametrize("kind", STORES)
 def test_over_streamable_http(
     server_for: Callable[[str], LiveServer], agent: str, kind: str
@@ -77,8 +118,11 @@ def test_over_streamable_http(
     async def run() -> None:
         async with Client(f"{server.url}/mcp?agent={agent}&session={session}") as client:
             await scenario(client)
+            await caco_scenario(client)
 
     asyncio.run(run())
+    with sessionbox.Client(server.url) as sdk:
+        check_caco_stored(sdk, agent, session)
 
 
 def test_over_stdio(tmp_path: Path, agent: str) -> None:
@@ -95,8 +139,11 @@ def test_over_stdio(tmp_path: Path, agent: str) -> None:
     async def run() -> None:
         async with Client(params) as client:
             await scenario(client)
+            await caco_scenario(client)
 
     asyncio.run(run())
+    with sessionbox.open(store) as box:
+        check_caco_stored(box, agent, session)
 
 
 def test_http_endpoint_refuses_what_it_should(tmp_path: Path, agent: str) -> None:

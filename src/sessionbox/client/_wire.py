@@ -7,8 +7,9 @@ operations, and so a second client (a CLI, a browser test) can reuse it.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +19,10 @@ from sessionbox import paths
 from sessionbox.errors import SessionboxError, error_for_code
 from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import VPath
+from sessionbox.services.applets import Applet, validate_slug
 from sessionbox.services.grep import GrepFile, GrepMatch
+from sessionbox.services.outputs import Output
+from sessionbox.services.snapshots import Envelope, Handle, HistoryItem, Snapshot
 from sessionbox.store.base import Entry, SessionRecord
 
 
@@ -103,3 +107,72 @@ def error_from(response: httpx.Response) -> SessionboxError:
     cls = error_for_code("", response.status_code)
     text = response.text[:200] if response.content else response.reason_phrase
     return cls(f"HTTP {response.status_code} from {response.request.url}: {text}")
+
+
+def snapshot_from(response: httpx.Response) -> Snapshot:
+    """A ``Snapshot`` from a snapshot answer: the stored JSON, its ETag and creation time."""
+    raw = response.content
+    value = json.loads(raw)
+    with_handle = "handle" in value
+    handle = value.pop("handle", None)
+    envelope = Envelope(
+        version=value["version"],
+        updated_at=value["updatedAt"],
+        handle_key=value.get("handleKey"),
+        snapshot=value["snapshot"],
+    )
+    if with_handle:  # the server re-encoded the body to add the handle: store-form bytes again
+        raw = envelope.encode()
+    created = response.headers.get("X-Created-At")
+    return Snapshot(
+        envelope,
+        response.headers["ETag"],
+        len(raw),
+        _time(created) if created else datetime.now(UTC),
+        raw,
+        Handle(**handle) if handle else None,
+    )
+
+
+def history_from(body: dict[str, Any]) -> list[HistoryItem]:
+    return [
+        HistoryItem(item["updatedAt"], item["size_bytes"], _time(item["created_at"]))
+        for item in body["data"]
+    ]
+
+
+def output_from(body: dict[str, Any]) -> Output:
+    return Output(
+        id=body["id"],
+        metadata=body["metadata"],
+        encoding=body["encoding"],
+        size_bytes=body["size_bytes"],
+        etag=body["etag"],
+        created_at=_time(body["created_at"]),
+        data=body.get("data"),
+    )
+
+
+def applet_from(body: dict[str, Any]) -> Applet:
+    return Applet(
+        slug=body["slug"],
+        name=body["name"],
+        description=body["description"],
+        created_at=body["createdAt"],
+        updated_at=body["updatedAt"],
+        version=body.get("version", 0),
+        html=body.get("html"),
+        js=body.get("js"),
+        css=body.get("css"),
+        state=body.get("state"),
+    )
+
+
+def outputs_url(agent_id: str, session_id: str, output_id: str | None = None) -> str:
+    base = f"{session_url(agent_id, session_id)}/outputs"
+    return base if output_id is None else f"{base}/{quote(output_id, safe='')}"
+
+
+def applet_url(agent_id: str, slug: str | None = None) -> str:
+    base = f"/v1/agents/{quote(validate_agent_id(agent_id), safe='')}/applets"
+    return base if slug is None else f"{base}/{quote(validate_slug(slug), safe='')}"

@@ -25,10 +25,14 @@ import anyio.from_thread
 import httpx
 import tenacity
 
+from sessionbox import paths
 from sessionbox.client import _wire
+from sessionbox.client._remote import AsyncApplets, AsyncOutputs, AsyncSnapshots
+from sessionbox.client._watch import HttpWatch
 from sessionbox.errors import NotADirectory, TooLarge, Unavailable
 from sessionbox.ids import Mode
 from sessionbox.services.grep import GrepFile
+from sessionbox.services.sessions import Resolved, plan_resolve
 from sessionbox.store.base import CHUNK_BYTES, Entry, SessionRecord
 
 T = TypeVar("T")
@@ -287,6 +291,24 @@ class AsyncFiles:
         url = self._action("grep")
         return _wire.grep_from(await self._t.json("POST", url, idempotent=True, json=body))
 
+    async def watch(self, path: str = "/", *, timeout: float | None = None) -> HttpWatch:
+        """Changes at or below ``path`` from the server's live feed (SSE).
+
+        Returns once the server is listening, so no later change is missed;
+        ``timeout`` ends the iteration after that many seconds without a change.
+        """
+        paths.validate(path)
+        url = _wire.session_url(self._a, self._s) + "/events"
+        response = await self._t.send(
+            "GET",
+            url,
+            idempotent=True,
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=httpx.Timeout(self._t.http.timeout.connect, read=None),
+        )
+        return await HttpWatch(response, self._a, self._s, path, timeout).ready()
+
 
 async def _body(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
@@ -301,6 +323,8 @@ class AsyncSessionHandle:
         self.agent_id = agent_id
         self.id = session_id
         self.files = AsyncFiles(wire, agent_id, session_id)
+        self.snapshots = AsyncSnapshots(wire, agent_id, session_id)
+        self.outputs = AsyncOutputs(wire, agent_id, session_id)
 
 
 class AsyncClient:
@@ -348,6 +372,29 @@ class AsyncClient:
         url = _wire.session_url(agent_id, session_id)
         return _wire.session_from(await self._t.json("GET", url, idempotent=True))
 
+    async def resolve_session(
+        self,
+        agent_id: str,
+        mode: Mode,
+        *,
+        panel_path: str | None = None,
+        parent_session: str | None = None,
+        name: str | None = None,
+        session_id: str | None = None,
+        new_session: bool = False,
+    ) -> Resolved:
+        """Find or create the session a panel should use (NatStack's derivation)."""
+        options = {"panel_path": panel_path, "parent_session": parent_session, "name": name}
+        plan_resolve(mode, **options, session_id=session_id, new_session=new_session)  # same errors
+        body: dict[str, Any] = {"mode": mode, "new_session": new_session}
+        body.update(
+            {k: v for k, v in {**options, "session_id": session_id}.items() if v is not None}
+        )
+        url = _wire.sessions_url(agent_id) + "/resolve"
+        reply = await self._t.json("POST", url, idempotent=not new_session, json=body)
+        record = await self.get_session(agent_id, reply["session_id"])
+        return Resolved(record, bool(reply["resumable"]), bool(reply["created"]))
+
     async def list_sessions(
         self, agent_id: str, *, mode: Mode | None = None
     ) -> builtins.list[SessionRecord]:
@@ -368,6 +415,10 @@ class AsyncClient:
     def session(self, agent_id: str, session_id: str) -> AsyncSessionHandle:
         """A handle on an existing session (operations raise ``SessionNotFound`` if not)."""
         return AsyncSessionHandle(self._t, agent_id, session_id)
+
+    def applets(self, agent_id: str) -> AsyncApplets:
+        """The agent's applets (shared by all its sessions)."""
+        return AsyncApplets(self._t, agent_id)
 
     async def aclose(self) -> None:
         await self._t.http.aclose()
@@ -397,6 +448,15 @@ class _SyncIterator(Iterator[bytes]):
         if aclose is not None:
             self._portal.call(aclose)
 
+    def __enter__(self) -> _SyncIterator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_ASYNC_HANDLES = (AsyncFiles, AsyncSessionHandle, AsyncSnapshots, AsyncOutputs, AsyncApplets)
+
 
 class _SyncProxy:
     """Mirrors an async SDK object: coroutine methods run to completion on the portal."""
@@ -407,7 +467,7 @@ class _SyncProxy:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
-        if isinstance(value, AsyncFiles | AsyncSessionHandle):
+        if isinstance(value, _ASYNC_HANDLES):
             return _SyncProxy(self._portal, value)
         if not callable(value):
             return value
@@ -416,7 +476,7 @@ class _SyncProxy:
             result = value(*args, **kwargs)
             if isinstance(result, Coroutine):
                 result = self._portal.call(_awaiting, result)
-            if isinstance(result, AsyncSessionHandle):
+            if isinstance(result, AsyncSessionHandle | AsyncApplets):
                 return _SyncProxy(self._portal, result)
             if isinstance(result, AsyncIterator):
                 return _SyncIterator(self._portal, result)

@@ -16,6 +16,7 @@ from typing import IO, Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox.client._caco import Applets, Outputs
+from sessionbox.client._watch import LocalWatch
 from sessionbox.config import Settings
 from sessionbox.ids import Mode
 from sessionbox.services.applets import AppletService
@@ -135,6 +136,15 @@ class Files:
             path_pattern=path_pattern,
             max_matches=max_matches,
         )
+
+    def watch(self, path: str = "/", *, timeout: float | None = None) -> LocalWatch:
+        """Changes at or below ``path`` as they commit: ``for change in files.watch("/src")``.
+
+        Listening starts before this returns; ``timeout`` stops the iteration after
+        that many seconds without a change. Close the watch (or use ``with``) when done.
+        """
+        self.get_info("/")  # SessionNotFound now, as over HTTP
+        return LocalWatch(self._svc.store, self._a, self._s, path, timeout)
 
 
 class Snapshots:
@@ -294,7 +304,7 @@ class _AsyncProxy:
             return _AsyncProxy(value)
         if not callable(value):
             return value
-        if name == "session":  # a handle does no I/O: sync, as on ``AsyncClient``
+        if name in ("session", "applets"):  # a handle does no I/O: sync, as on AsyncClient
             return lambda *args: _AsyncProxy(value(*args))
 
         async def call(*args: Any, **kwargs: Any) -> Any:

@@ -3,12 +3,15 @@
 ``sessionbox mcp --agent A --session S`` serves it on stdio; the HTTP app mounts
 it at ``/mcp?agent=A&session=S`` (streamable HTTP, stateless, so any replica
 answers). Tools: ls, read_file, write_file, edit_file, glob, grep, move, copy,
-delete; every file is also a resource ``sessionbox:///<path>``. The tools call
-the SDK API, so they work on an in-process store and over HTTP alike.
+delete, and Caco's store_output, save_applet, load_applet, list_applets; every
+file is also a resource ``sessionbox:///<path>``. The tools call the SDK API, so
+they work on an in-process store and over HTTP alike.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextvars
 import functools
 from collections.abc import Awaitable, Callable
@@ -26,6 +29,8 @@ from sessionbox.integrations._walk import find
 T = TypeVar("T")
 MAX_RESOURCES = 1000
 _files: contextvars.ContextVar[Any] = contextvars.ContextVar("sessionbox_mcp_files")
+# (outputs, applets) of the session a request names; the applets are its agent's.
+_caco: contextvars.ContextVar[tuple[Any, Any]] = contextvars.ContextVar("sessionbox_mcp_caco")
 
 INSTRUCTIONS = (
     "A session's private filesystem. Paths are absolute ('/notes/todo.md'). read_file "
@@ -50,8 +55,24 @@ def _entry(e: Any) -> dict[str, Any]:
     }
 
 
-def build_server(default_files: Any = None) -> MCPServer:
-    """The MCP server; tools act on ``default_files`` unless a request names a session."""
+def _applet(applet: Any, *, content: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {**applet.summary(), "version": applet.version}
+    if content:
+        body.update(html=applet.html, js=applet.js, css=applet.css, state=applet.state)
+    return body
+
+
+def build_server(
+    default_files: Any = None, default_caco: tuple[Any, Any] | None = None
+) -> MCPServer:
+    """The MCP server; tools act on ``default_files`` (and ``default_caco``: the session's
+    outputs and its agent's applets) unless a request names a session."""
+
+    def caco() -> tuple[Any, Any]:
+        found = _caco.get(default_caco)
+        if found is None:
+            raise ToolError("no session: connect to /mcp?agent=<agent>&session=<session>")
+        return found
 
     def files() -> Any:
         found = _files.get(default_files)
@@ -142,6 +163,50 @@ def build_server(default_files: Any = None) -> MCPServer:
         """Delete a file or empty directory (``recursive`` for a tree)."""
         return f"deleted {await _call(files().remove, path, recursive=recursive)} entries"
 
+    @server.tool()
+    async def store_output(
+        data: str, metadata: dict[str, Any] | None = None, encoding: str = "text"
+    ) -> dict[str, str]:
+        """Keep a tool's output out of the chat: answers its id and the marker
+        (``[output:out_7]``) to put in the reply instead. ``metadata.type`` is one of
+        file, terminal, image, embed, raw; ``encoding`` "base64" stores binary data."""
+        if encoding == "base64":
+            try:
+                payload: str | bytes = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                raise ToolError("encoding_invalid: data is not valid base64") from None
+        elif encoding == "text":
+            payload = data
+        else:
+            raise ToolError("encoding_invalid: encoding must be 'text' or 'base64'")
+        out = await _call(caco()[0].store_output, payload, metadata or {"type": "raw"})
+        return {"id": out.id, "marker": out.marker}
+
+    @server.tool()
+    async def save_applet(
+        slug: str,
+        name: str,
+        html: str,
+        description: str | None = None,
+        js: str | None = None,
+        css: str | None = None,
+    ) -> dict[str, Any]:
+        """Create or replace one of the agent's applets (a small HTML page; its state is kept)."""
+        saved = await _call(
+            caco()[1].save, slug, name=name, html=html, description=description, js=js, css=css
+        )
+        return _applet(saved)
+
+    @server.tool()
+    async def load_applet(slug: str) -> dict[str, Any]:
+        """An applet's html, js, css, state and metadata."""
+        return _applet(await _call(caco()[1].load, slug), content=True)
+
+    @server.tool()
+    async def list_applets() -> list[dict[str, Any]]:
+        """The agent's applets: slug, name, description, times and version."""
+        return [_applet(a) for a in await _call(caco()[1].list)]
+
     @server.resource("sessionbox:///{+path}", name="file", description="A file of the session")
     async def file_resource(path: str) -> str | bytes:
         try:
@@ -206,10 +271,13 @@ def session_scoped(
         except SessionboxError as exc:
             await _problem(scope, receive, send, exc)
             return
-        token = _files.set(sdk.session(agent, session).files)
+        handle = sdk.session(agent, session)
+        token = _files.set(handle.files)
+        caco_token = _caco.set((handle.outputs, sdk.applets(agent)))
         try:
             await inner(scope, receive, send)
         finally:
+            _caco.reset(caco_token)
             _files.reset(token)
 
     return app
@@ -239,6 +307,7 @@ def mount(app: Any, sdk: Any, host: str) -> Callable[[], Any]:
     from sessionbox.api.auth import principal
 
     async def check(scope: dict[str, Any], agent: str, session: str) -> None:
+        # Writing the session implies writing its agent's applets (Principal.check_agent).
         (await principal(Request(scope))).check_session(agent, session, write=True)
 
     server = build_server()

@@ -53,7 +53,7 @@ def applet_json(applet: Applet) -> dict[str, Any]:
 async def list_applets(agent_id: str, caller: Caller, service: Applets) -> Response:
     caller.check_agent(agent_id)
     found = await run_in_threadpool(service.list, agent_id)
-    return JSONResponse([a.summary() for a in found])
+    return JSONResponse([{**a.summary(), "version": a.version} for a in found])
 
 
 @router.put("/{slug}", summary="Create or replace an applet (its state is kept)")

@@ -67,7 +67,7 @@ Snapshots = Annotated[SnapshotService, Depends(snapshots)]
 
 
 def _response(snapshot: Snapshot, *, with_handle: bool = False) -> Response:
-    headers = {"ETag": snapshot.etag}
+    headers = {"ETag": snapshot.etag, "X-Created-At": snapshot.created_at.isoformat()}
     if not with_handle:  # the stored bytes are the answer: no re-encoding
         return Response(snapshot.raw, media_type="application/json", headers=headers)
     body = json.loads(snapshot.raw)
