@@ -114,7 +114,7 @@ def test_async_library_mirrors_outputs_and_applets(box: sessionbox.Sessionbox, a
         handle = abox.session(agent, "safe_named_async")
         out = await handle.outputs.store_output("async", {"type": "raw"})
         assert (await handle.outputs.get_output(out.id)).data == "async"
-        applets = await abox.applets(agent)
+        applets = abox.applets(agent)
         await applets.save("a", name="A", html="<p>")
         assert [a.slug for a in await applets.list()] == ["a"]
 
