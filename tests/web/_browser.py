@@ -38,8 +38,9 @@ def ensure_chromium() -> Path:
         apt = shutil.which("apt-get")
         if apt is None:
             raise RuntimeError("no /usr/bin/chromium and no apt-get to install it")
-        subprocess.run([*sudo, apt, "update"], check=True)
-        subprocess.run([*sudo, apt, "install", "-y", "chromium"], check=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run([*sudo, apt, "update"], check=True, env=env)
+        subprocess.run([*sudo, apt, "install", "-y", "chromium"], check=True, env=env)
     return CHROMIUM
 
 
