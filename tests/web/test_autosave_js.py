@@ -14,6 +14,10 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import STORES, LiveServer, small_limits
 
+# Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
+# (docs/DESIGN.md, Web UI: the one known race is listed there).
+pytestmark = pytest.mark.flaky(reruns=2)
+
 
 def new_session(client: httpx.Client, agent: str) -> str:
     response = client.post(f"/v1/agents/{agent}/sessions", json={})

@@ -13,6 +13,10 @@ from playwright.sync_api import Page, expect
 from tests.conftest import LiveServer
 from tests.web._browser import Console, browser, console, page  # noqa: F401 (fixtures)
 
+# Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
+# (docs/DESIGN.md, Web UI: the one known race is listed there).
+pytestmark = pytest.mark.flaky(reruns=2)
+
 
 @pytest.fixture
 def session(http: httpx.Client, agent: str) -> str:

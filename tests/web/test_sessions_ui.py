@@ -12,6 +12,10 @@ from playwright.sync_api import Page, expect
 from tests.conftest import LiveServer, small_limits
 from tests.web._browser import Console, browser, console, new_page, page  # noqa: F401 (fixtures)
 
+# Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
+# (docs/DESIGN.md, Web UI: the one known race is listed there).
+pytestmark = pytest.mark.flaky(reruns=2)
+
 FIRST_VIEW_BUDGET = 500_000  # bytes transferred for the first view (issue 8)
 
 

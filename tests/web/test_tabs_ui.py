@@ -7,10 +7,15 @@ import json
 from collections.abc import Callable
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import LiveServer
 from tests.web._browser import Console, browser, console, new_page, page  # noqa: F401 (fixtures)
+
+# Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
+# (docs/DESIGN.md, Web UI: the one known race is listed there).
+pytestmark = pytest.mark.flaky(reruns=2)
 
 
 def test_snapshot_restore_with_confirmation(

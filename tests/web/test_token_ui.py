@@ -19,6 +19,10 @@ from tests.conftest import LiveServer, small_limits
 from tests.web._browser import Console, browser, console, page  # noqa: F401 (fixtures)
 from tests.web.test_tabs_ui import PROBE
 
+# Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
+# (docs/DESIGN.md, Web UI: the one known race is listed there).
+pytestmark = pytest.mark.flaky(reruns=2)
+
 ADMIN = "admin-s3cret"
 AGENT = "tok-ui"
 
