@@ -7,10 +7,12 @@ promise says: a test set-up installs what it needs.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +34,25 @@ CHROMIUM_ARGS = [
 
 
 def ensure_chromium() -> Path:
-    """Debian's chromium, installed through apt-get when it is missing."""
-    if not CHROMIUM.exists():
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        apt = shutil.which("apt-get")
-        if apt is None:
-            raise RuntimeError("no /usr/bin/chromium and no apt-get to install it")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run([*sudo, apt, "update"], check=True, env=env)
-        subprocess.run([*sudo, apt, "install", "-y", "chromium"], check=True, env=env)
+    """Debian's chromium, installed through apt-get when it is missing.
+
+    xdist workers reach this at the same moment on a fresh machine: the first one
+    installs under a file lock while the others wait on it, since two apt-gets at
+    once fail on dpkg's lock.
+    """
+    if CHROMIUM.exists():
+        return CHROMIUM
+    with open(Path(tempfile.gettempdir()) / "sessionbox-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not CHROMIUM.exists():
+            sudo = [] if os.geteuid() == 0 else ["sudo"]
+            apt = shutil.which("apt-get")
+            if apt is None:
+                raise RuntimeError("no /usr/bin/chromium and no apt-get to install it")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            wait = ["-o", "DPkg::Lock::Timeout=300"]  # another apt (not ours) may hold dpkg
+            subprocess.run([*sudo, apt, *wait, "update"], check=True, env=env)
+            subprocess.run([*sudo, apt, *wait, "install", "-y", "chromium"], check=True, env=env)
     return CHROMIUM
 
 

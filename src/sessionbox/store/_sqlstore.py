@@ -130,13 +130,11 @@ class SqlStore(ChangeFeed):
         d = self.dialect
         now = d.ts(datetime.now(UTC))
         if volume.session_id is None:
-            row = conn.execute(
-                d.sql(
-                    "SELECT v.id, v.bytes_used, v.entry_count FROM volumes v WHERE v.agent_id = ? "
-                    "AND v.session_pk IS NULL AND v.kind = ?" + d.for_update
-                ),
-                (volume.agent_id, volume.kind),
-            ).fetchone()
+            select = d.sql(
+                "SELECT v.id, v.bytes_used, v.entry_count FROM volumes v WHERE v.agent_id = ? "
+                "AND v.session_pk IS NULL AND v.kind = ?" + (d.for_update if lock else "")
+            )
+            row = conn.execute(select, (volume.agent_id, volume.kind)).fetchone()
             if row is not None:
                 return row[0], Usage(row[1], row[2])
             if not lock:
@@ -145,11 +143,17 @@ class SqlStore(ChangeFeed):
                 d.sql("INSERT INTO agents (id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING"),
                 (volume.agent_id, now),
             )
-            row = conn.execute(
-                d.sql("INSERT INTO volumes (agent_id, kind) VALUES (?, ?) RETURNING id"),
+            # Two first writers of an agent volume race here on PostgreSQL: the loser
+            # waits for the winner's commit, then takes its row instead of failing.
+            conn.execute(
+                d.sql(
+                    "INSERT INTO volumes (agent_id, kind) VALUES (?, ?) "
+                    "ON CONFLICT (agent_id, kind) WHERE session_pk IS NULL DO NOTHING"
+                ),
                 (volume.agent_id, volume.kind),
-            ).fetchone()
-            return row[0], Usage(0, 0)
+            )
+            row = conn.execute(select, (volume.agent_id, volume.kind)).fetchone()
+            return row[0], Usage(row[1], row[2])
         rows = conn.execute(
             d.sql(
                 "SELECT v.id, v.kind, v.bytes_used, v.entry_count, s.pk, s.last_active_at "
