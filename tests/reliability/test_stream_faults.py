@@ -26,7 +26,7 @@ def test_missing_content_on_a_raw_read_is_a_clean_503(
     live_server: LiveServer, http: httpx.Client
 ) -> None:
     base = new_session(http)
-    data = b"unique content for this test " + base.encode()
+    data = (b"unique content for this test " + base.encode()) * 100  # in a blob, not inline
     written = http.put(f"{base}/f.bin", content=data)
     assert written.status_code == 201, written.text
     digest = http.get(f"{base}/f.bin").json()

@@ -83,7 +83,7 @@ def test_prune_removes_expired_and_idle_sessions(
 def test_gc_two_phases_and_reuse(box: sessionbox.Sessionbox, store: Store, agent: str) -> None:
     box.create_session(agent, "safe_named_gc")
     files = box.session(agent, "safe_named_gc").files
-    content = f"unique {agent}".encode() * 100
+    content = f"unique {agent}".encode() * 400  # over INLINE_BYTES: kept in a blob
     files.write("/a.bin", content)
     blob = files.get_info("/a.bin").content_hash
     count = "SELECT count(*) FROM blobs WHERE hash = ?"
@@ -131,7 +131,7 @@ def test_gc_is_safe_while_writers_run(box: sessionbox.Sessionbox, store: Store, 
                 path = f"/w{t}/f{i % 3}"
                 # A few contents per writer, overwritten and deleted in turn, so blobs
                 # keep becoming unreferenced and then wanted again while GC runs.
-                data = f"{agent}-{t}-{rng.randrange(4)}".encode() * 50
+                data = f"{agent}-{t}-{rng.randrange(4)}".encode() * 400  # blobs, not inline
                 if rng.random() < 0.25 and path in expected:
                     files.remove(path)
                     del expected[path]
@@ -198,7 +198,7 @@ def test_postgres_sweep_skips_a_blob_a_writer_is_reusing(_pg_store: Store, agent
     store = _pg_store
     store.create_session(agent, "safe_named_pgrace", "safe", "named")
     volume = VolumeKey(agent, "safe_named_pgrace", "files")
-    data = f"pg race {agent}".encode()
+    data = f"pg race {agent}".encode() * 400  # over INLINE_BYTES: kept in a blob
     store.update(volume, lambda v: v.write(VPath("/a"), Content.of(data), mode="create"))
     store.update(volume, lambda v: v.delete(VPath("/a")))
     assert store.gc_mark() >= 1  # the blob is now marked and unreferenced
@@ -217,5 +217,5 @@ def test_postgres_sweep_skips_a_blob_a_writer_is_reusing(_pg_store: Store, agent
     store.update(volume, reuse_while_sweeping)
     blob = Content.of(data).hash
     assert _scalar(store, "SELECT count(*) FROM blobs WHERE hash = ?", blob) == 1
-    assert store.view(volume, lambda v: v.read(VPath("/b"), max_bytes=100))[1] == data
+    assert store.view(volume, lambda v: v.read(VPath("/b"), max_bytes=len(data)))[1] == data
     assert _scalar(store, "SELECT orphaned_at FROM blobs WHERE hash = ?", blob) is None

@@ -68,8 +68,12 @@ def test_a_sound_store_has_no_violations(store: Store, filled: VolumeKey, agent:
         ("UPDATE volumes SET bytes_used = bytes_used + 1 WHERE id IN ({v})", "counters"),
         ("UPDATE volumes SET entry_count = entry_count - 1 WHERE id IN ({v})", "counters"),
         (
-            "UPDATE entries SET size_bytes = 4 WHERE path = '/a/d.txt' AND volume_id IN ({v})",
-            "blob",
+            "UPDATE entries SET size_bytes = 4 WHERE path = '/a/b/c.txt' AND volume_id IN ({v})",
+            "blob is missing or of another size",
+        ),
+        (
+            "UPDATE entries SET inline_data = NULL WHERE path = '/a/d.txt' AND volume_id IN ({v})",
+            "in a blob though small",
         ),
         (
             "UPDATE entries SET parent = '/x' WHERE path = '/a/d.txt' AND volume_id IN ({v})",

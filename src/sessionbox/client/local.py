@@ -74,7 +74,7 @@ class Files:
         return entry
 
     def read(self, path: str) -> bytes:
-        return self._svc.read(self._a, self._s, path)[1]
+        return self._svc.read_bytes(self._a, self._s, path)
 
     def read_text(self, path: str) -> str:
         return self.read(path).decode("utf-8")

@@ -132,9 +132,13 @@ class FileService:
         """A whole file in memory; ``TooLarge`` past ``max_bytes`` (default: the file limit)."""
         vpath = paths.validate(path)
         limit = self.settings.max_file_bytes if max_bytes is None else max_bytes
-        return self.store.view(
-            self.volume(agent_id, session_id), lambda v: v.read(vpath, max_bytes=limit)
-        )
+        return self.store.read_file(self.volume(agent_id, session_id), vpath, max_bytes=limit)
+
+    def read_bytes(self, agent_id: str, session_id: str, path: str) -> bytes:
+        """``read`` without the entry: the library's ``Files.read`` wants only the bytes."""
+        vpath = paths.validate(path)
+        volume = self.volume(agent_id, session_id)
+        return self.store.read_bytes(volume, vpath, max_bytes=self.settings.max_file_bytes)
 
     def read_or_list(
         self,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sessionbox.store._dialect import Dialect
+from sessionbox.store.base import INLINE_BYTES
 
 _LIMIT = 20  # offending rows reported per check; one is enough to fail
 
@@ -32,7 +33,14 @@ CHECKS: tuple[tuple[str, str], ...] = (
         "file whose blob is missing or of another size",
         "SELECT e.volume_id, e.path, e.size_bytes, b.size FROM entries e "
         "JOIN volumes v ON v.id = e.volume_id LEFT JOIN blobs b ON b.hash = e.blob_hash "
-        "WHERE NOT e.is_directory {agent} AND (b.hash IS NULL OR b.size <> e.size_bytes)",
+        "WHERE NOT e.is_directory AND e.inline_data IS NULL {agent} "
+        "AND (b.hash IS NULL OR b.size <> e.size_bytes)",
+    ),
+    (
+        "file kept inline though large, or in a blob though small",
+        "SELECT e.volume_id, e.path, e.size_bytes FROM entries e "
+        "JOIN volumes v ON v.id = e.volume_id WHERE NOT e.is_directory {agent} "
+        f"AND (e.inline_data IS NULL) = (e.size_bytes <= {INLINE_BYTES})",
     ),
     (
         "directory with content",

@@ -16,14 +16,16 @@ from typing import Any, TypeVar
 
 from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
+from sessionbox.paths import ROOT, VPath
 from sessionbox.store import _invariants, _safefs
 from sessionbox.store._changes import ChangeFeed, Recorder
-from sessionbox.store._dialect import Dialect
+from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
 from sessionbox.store._dirmeta import DirMeta
 from sessionbox.store._dirread import Place, read_range
-from sessionbox.store._volume import SqlVolume
+from sessionbox.store._volume import FIRST_BYTES, FIRST_CHUNK, SqlVolume
 from sessionbox.store.base import (
     CHUNK_BYTES,
+    INLINE_BYTES,
     SESSION_VOLUMES,
     Change,
     Entry,
@@ -256,12 +258,68 @@ class SqlStore(ChangeFeed):
         self._committed(announced)
         return result
 
+    def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """One row from one statement: a statement is its own consistent snapshot."""
+        return self._read_tx(functools.partial(_fetch_one, sql, params))
+
+    def read_file(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
+        row = self._whole_file(volume, path, max_bytes, self._read_file_sql)
+        if row is not None:
+            return self.dialect.entry(row), bytes(row[-1])
+        return self.view(volume, lambda v: v.read(path, max_bytes=max_bytes))
+
+    def read_bytes(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> bytes:
+        row = self._whole_file(volume, path, max_bytes, self._read_bytes_sql)
+        if row is not None:
+            return bytes(row[-1])
+        return self.view(volume, lambda v: v.read(path, max_bytes=max_bytes))[1]
+
+    def _whole_file(self, volume: VolumeKey, path: VPath, max_bytes: int, sql: str) -> Any:
+        """The row of a whole file within ``max_bytes``, found in one statement, or None.
+
+        The session, its volume, the entry and its first bytes come from one join:
+        the reads of small files, by far the most frequent call, take one round trip.
+        None (no session, no file, a directory, too large, more than one chunk) sends
+        the caller down the general path, which also raises the precise error.
+        """
+        if volume.session_id is None or path == ROOT or self._place(volume) is not None:
+            return None
+        now = self.dialect.ts(datetime.now(UTC))
+        row = self._query_one(sql, (volume.agent_id, volume.session_id, volume.kind, now, path))
+        # ..., is_directory, size_bytes, first bytes: the last three columns of both queries.
+        if row is None or row[-3] or row[-1] is None or row[-2] > max_bytes:
+            return None
+        return row if len(row[-1]) == row[-2] else None
+
+    @functools.cached_property
+    def _read_file_sql(self) -> str:
+        entry = ", ".join(f"e.{name}" for name in ENTRY_COLUMNS.split(", "))
+        return self._whole_file_sql(f"{entry}, e.is_directory, e.size_bytes")
+
+    @functools.cached_property
+    def _read_bytes_sql(self) -> str:
+        return self._whole_file_sql("e.is_directory, e.size_bytes")
+
+    def _whole_file_sql(self, columns: str) -> str:
+        return self.dialect.sql(
+            f"SELECT {columns}, {FIRST_BYTES} FROM sessions s "
+            "JOIN volumes v ON v.session_pk = s.pk JOIN entries e ON e.volume_id = v.id"
+            f"{FIRST_CHUNK} WHERE s.agent_id = ? AND s.id = ? AND v.kind = ? "
+            "AND (s.expires_at IS NULL OR s.expires_at > ?) AND e.path = ?"
+        )
+
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         place = self._place(volume)
         if place is not None:
             yield from read_range(place, entry, start, end)
             return
         if entry.content_hash is None or start >= end:
+            return
+        if entry.size_bytes <= INLINE_BYTES:
+            data = self._read_tx(functools.partial(self._inline_bytes, volume, entry))
+            if data is None:
+                raise Unavailable(f"content of {entry.path} changed while it was being read")
+            yield data[start:end]
             return
         sql = self.dialect.sql("SELECT data FROM blob_chunks WHERE hash = ? AND seq = ?")
         for seq in range(start // CHUNK_BYTES, (end - 1) // CHUNK_BYTES + 1):
@@ -270,6 +328,20 @@ class SqlStore(ChangeFeed):
                 raise Unavailable(f"content of {entry.path} changed while it was being read")
             base = seq * CHUNK_BYTES
             yield bytes(row[0])[max(start - base, 0) : end - base]
+
+    def _inline_bytes(self, volume: VolumeKey, entry: Entry, conn: Any) -> bytes | None:
+        """A small file's bytes from its row, if the row still holds the content ``entry`` saw."""
+        if volume.session_id is not None:
+            vid = self._find(conn, volume)
+        else:
+            vid = self._locate(conn, volume, lock=False)[0]
+        row = conn.execute(
+            self.dialect.sql(
+                "SELECT inline_data FROM entries WHERE volume_id = ? AND path = ? AND blob_hash = ?"
+            ),
+            (vid, entry.path, entry.content_hash),
+        ).fetchone()
+        return bytes(row[0]) if row is not None and row[0] is not None else None
 
     def check_invariants(self, agent_id: str | None = None) -> list[str]:
         """Violations of the store's invariants (all agents, or one); empty when sound."""
@@ -484,7 +556,8 @@ class SqlStore(ChangeFeed):
             cur = conn.execute(
                 d.sql(
                     "UPDATE blobs SET orphaned_at = ? WHERE orphaned_at IS NULL AND NOT EXISTS "
-                    "(SELECT 1 FROM entries e WHERE e.blob_hash = blobs.hash)"
+                    "(SELECT 1 FROM entries e "
+                    "WHERE e.blob_hash = blobs.hash AND e.inline_data IS NULL)"
                 ),
                 (d.ts(datetime.now(UTC)),),
             )
@@ -494,7 +567,10 @@ class SqlStore(ChangeFeed):
 
     def gc_sweep(self, marked_before: datetime, *, batch: int = 500) -> tuple[int, int]:
         d = self.dialect
-        unreferenced = "NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_hash = blobs.hash)"
+        unreferenced = (
+            "NOT EXISTS (SELECT 1 FROM entries e "
+            "WHERE e.blob_hash = blobs.hash AND e.inline_data IS NULL)"
+        )
 
         def run(conn: Any) -> tuple[int, int, int]:
             rows = conn.execute(

@@ -11,7 +11,7 @@ import builtins
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sessionbox import paths
 from sessionbox.errors import (
@@ -31,10 +31,19 @@ from sessionbox.errors import (
 from sessionbox.ids import uuid7
 from sessionbox.paths import ROOT, VPath
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
-from sessionbox.store.base import Content, Entry, Limits, Usage, WriteMode
+from sessionbox.store.base import INLINE_BYTES, Content, Entry, Limits, Usage, WriteMode
 
 _WALK_BATCH = 200
-_INLINE_BYTES = 64 * 1024
+_WALK_INLINE_BYTES = 64 * 1024
+_INSERT_ENTRY = (
+    f"INSERT INTO entries (volume_id, parent, name, {ENTRY_COLUMNS}, inline_data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A file's first bytes: its row's own, or its blob's first chunk.
+FIRST_BYTES = "COALESCE(e.inline_data, c.data)"
+FIRST_CHUNK = (
+    " LEFT JOIN blob_chunks c ON e.inline_data IS NULL AND c.hash = e.blob_hash AND c.seq = 0"
+)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROOT_ENTRY_ID = uuid.UUID(int=0)
 
@@ -116,8 +125,8 @@ class SqlVolume:
     def read(self, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
         row = (
             self._q(
-                f"SELECT {ENTRY_COLUMNS}, c.data FROM entries e LEFT JOIN blob_chunks c "
-                "ON c.hash = e.blob_hash AND c.seq = 0 WHERE e.volume_id = ? AND e.path = ?",
+                f"SELECT {ENTRY_COLUMNS}, {FIRST_BYTES} FROM entries e{FIRST_CHUNK} "
+                "WHERE e.volume_id = ? AND e.path = ?",
                 (self._vid, path),
             ).fetchone()
             if path != ROOT
@@ -148,29 +157,29 @@ class SqlVolume:
         return (bytes(row[0]) for row in rows)
 
     def walk(self, path: VPath, *, with_content: bool) -> Iterator[tuple[Entry, bytes | None]]:
+        return self._walk(path, "all" if with_content else "none")
+
+    def _walk(
+        self, path: VPath, content: Literal["all", "inline", "none"]
+    ) -> Iterator[tuple[Entry, bytes | None]]:
+        """The subtree in path order; ``inline`` gives only bytes kept in the entry rows."""
+        with_content = content == "all"
         top = self.stat(path)
         if path != ROOT:
-            yield (
-                top,
-                (
-                    self.read(path, max_bytes=top.size_bytes)[1]
-                    if with_content and not top.is_directory
-                    else None
-                ),
-            )
+            small = content == "inline" and top.size_bytes <= INLINE_BYTES
+            wanted = not top.is_directory and (with_content or small)
+            yield top, self.read(path, max_bytes=top.size_bytes)[1] if wanted else None
             if not top.is_directory:
                 return
         low, high = paths.subtree_bounds(path)
         # Small files come with the listing; large ones are fetched one at a
-        # time, so a batch never holds more than _WALK_BATCH x _INLINE_BYTES.
-        content_col = (
-            f", CASE WHEN e.size_bytes <= {_INLINE_BYTES} THEN c.data END"
-            if with_content
-            else ", NULL"
-        )
-        join = (
-            " LEFT JOIN blob_chunks c ON c.hash = e.blob_hash AND c.seq = 0" if with_content else ""
-        )
+        # time, so a batch never holds more than _WALK_BATCH x _WALK_INLINE_BYTES.
+        content_col = {
+            "all": f", CASE WHEN e.size_bytes <= {_WALK_INLINE_BYTES} THEN {FIRST_BYTES} END",
+            "inline": ", e.inline_data",
+            "none": ", NULL",
+        }[content]
+        join = FIRST_CHUNK if with_content else ""
         while True:
             rows = self._q(
                 f"SELECT {ENTRY_COLUMNS}{content_col} FROM entries e{join} "
@@ -179,13 +188,9 @@ class SqlVolume:
             ).fetchall()
             for row in rows:
                 entry = self._d.entry(row)
-                data = None
-                if with_content and not entry.is_directory:
-                    data = (
-                        bytes(row[11])
-                        if row[11] is not None
-                        else b"".join(self._chunks(entry.content_hash or "", 0))
-                    )
+                data = bytes(row[11]) if row[11] is not None else None
+                if data is None and with_content and not entry.is_directory:
+                    data = b"".join(self._chunks(entry.content_hash or "", 0))
                 yield entry, data
             if len(rows) < _WALK_BATCH:
                 return
@@ -264,6 +269,7 @@ class SqlVolume:
         path: VPath,
         *,
         blob: Content | None,
+        inline: bytes | None = None,
         readonly: bool = False,
         content_type: str | None = None,
         meta: dict[str, Any] | None = None,
@@ -281,14 +287,10 @@ class SqlVolume:
             created_at=self._now,
             updated_at=self._now,
         )
-        self._q(
-            f"INSERT INTO entries (volume_id, parent, name, {ENTRY_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self._row(entry),
-        )
+        self._q(_INSERT_ENTRY, self._row(entry, inline))
         return entry
 
-    def _row(self, e: Entry) -> tuple[Any, ...]:
+    def _row(self, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
         d = self._d
         return (
             self._vid,
@@ -305,6 +307,7 @@ class SqlVolume:
             e.content_hash,
             d.ts(e.created_at),
             d.ts(e.updated_at),
+            inline,
         )
 
     def _make_parents(self, path: VPath, nearest: Entry | None = None) -> None:
@@ -348,6 +351,13 @@ class SqlVolume:
             return
         raise Unavailable("the content store is busy collecting garbage; try again")
 
+    def _place_content(self, content: Content) -> bytes | None:
+        """A small file's bytes, to keep in its row; a larger one goes to its blob (None)."""
+        if content.size <= INLINE_BYTES:
+            return content.data if content.data is not None else b"".join(content.chunks())
+        self._store_blob(content)
+        return None
+
     def write(
         self,
         path: VPath,
@@ -371,10 +381,11 @@ class SqlVolume:
                 raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match")
             self._make_parents(path, parent_entry)
             self._reserve(content.size, 1)
-            self._store_blob(content)
+            inline = self._place_content(content)
             entry = self._insert_entry(
                 path,
                 blob=content,
+                inline=inline,
                 readonly=bool(readonly),
                 content_type=content_type,
                 meta=meta,
@@ -388,13 +399,14 @@ class SqlVolume:
         if existing.is_readonly:
             raise ReadOnly(f"{path} is read-only; clear is_readonly before changing it")
         self._reserve(content.size - existing.size_bytes, 0)
-        self._store_blob(content)
+        inline = self._place_content(content)
         self._q(
-            "UPDATE entries SET blob_hash = ?, size_bytes = ?, content_type = ?, meta = ?, "
-            "is_readonly = ?, version = version + 1, updated_at = ? "
+            "UPDATE entries SET blob_hash = ?, inline_data = ?, size_bytes = ?, content_type = ?, "
+            "meta = ?, is_readonly = ?, version = version + 1, updated_at = ? "
             "WHERE volume_id = ? AND path = ?",
             (
                 content.hash,
+                inline,
                 content.size,
                 content_type or existing.content_type,
                 self._d.json(existing.meta if meta is None else meta),
@@ -510,8 +522,8 @@ class SqlVolume:
         if src == dst:
             raise Exists(f"cannot copy {src} onto itself")
         self._prepare_target(entry, dst, overwrite)
-        tree = [e for e, _ in self.walk(src, with_content=False)]
-        self._reserve(sum(e.size_bytes for e in tree), len(tree))
+        tree = builtins.list(self._walk(src, "inline"))
+        self._reserve(sum(e.size_bytes for e, _ in tree), len(tree))
         rows = [
             self._row(
                 Entry(
@@ -526,16 +538,12 @@ class SqlVolume:
                     content_hash=e.content_hash,
                     created_at=self._now,
                     updated_at=self._now,
-                )
+                ),
+                inline,
             )
-            for e in tree
+            for e, inline in tree
         ]
-        self._d.executemany(
-            self._conn,
-            f"INSERT INTO entries (volume_id, parent, name, {ENTRY_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        self._d.executemany(self._conn, _INSERT_ENTRY, rows)
         return self.stat(dst)
 
     def pending_usage(self) -> tuple[int, int]:

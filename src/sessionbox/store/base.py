@@ -33,6 +33,10 @@ from sessionbox.paths import VPath
 CHUNK_BYTES = 1024 * 1024
 """Content is stored and streamed in chunks of this size."""
 
+INLINE_BYTES = 4096
+"""Files up to this size keep their bytes in their entry row (SQL stores), not in a blob:
+one row and its index entries per create instead of five B-trees (``bench/RESULTS.md``)."""
+
 VolumeKind = Literal["files", "outputs", "snapshots", "applets"]
 SESSION_VOLUMES: tuple[VolumeKind, ...] = ("files", "outputs", "snapshots")
 WriteMode = Literal["create", "update", "upsert"]
@@ -393,6 +397,15 @@ class Store(Catalog, Protocol):
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         """Run ``fn`` in a write transaction, committed when it returns."""
+        ...
+
+    def read_file(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
+        """What ``view(volume, lambda v: v.read(path, max_bytes=...))`` returns, with the
+        same errors; the most frequent call, so a store may answer it in one statement."""
+        ...
+
+    def read_bytes(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> bytes:
+        """``read_file`` without the entry, for callers that want only the content."""
         ...
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:

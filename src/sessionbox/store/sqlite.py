@@ -104,6 +104,14 @@ class SqliteStore(SqlStore):
             with map_db_errors():
                 raise
 
+    def _query_one(self, sql: str, params: tuple[object, ...]) -> object:
+        # Autocommit: the statement is its own read transaction, without BEGIN/COMMIT.
+        try:
+            return self._reader().execute(sql, params).fetchone()
+        except sqlite3.Error:
+            with map_db_errors():
+                raise
+
     def _attempt_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._write_lock:
             conn = self._writer
