@@ -39,6 +39,13 @@ _INSERT_ENTRY = (
     f"INSERT INTO entries (volume_id, parent, name, {ENTRY_COLUMNS}, inline_data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Both insert only where the path is free; the second only below an existing directory.
+_UNLESS_TAKEN = " ON CONFLICT DO NOTHING"
+_INSERT_ENTRY_INTO_DIRECTORY = (
+    f"INSERT INTO entries (volume_id, parent, name, {ENTRY_COLUMNS}, inline_data) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM entries "
+    "WHERE volume_id = ? AND path = ? AND is_directory)" + _UNLESS_TAKEN
+)
 # A file's first bytes: its row's own, or its blob's first chunk.
 FIRST_BYTES = "COALESCE(e.inline_data, c.data)"
 FIRST_CHUNK = (
@@ -212,6 +219,16 @@ class SqlVolume:
 
     # -- writing ---------------------------------------------------------------
 
+    def _has_room(self, new_bytes: int, new_entries: int) -> bool:
+        limits = self._limits
+        if limits is None:
+            return True
+        used = self.usage()
+        return (
+            used.bytes_used + new_bytes <= limits.session_quota_bytes
+            and used.entry_count + new_entries <= limits.max_entries_per_session
+        )
+
     def _reserve(self, new_bytes: int, new_entries: int) -> None:
         """Account for growth, refusing it beyond the session's limits."""
         if self._limits is not None:
@@ -274,7 +291,20 @@ class SqlVolume:
         content_type: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> Entry:
-        entry = Entry(
+        entry = self._new_entry(path, blob, readonly=readonly, content_type=content_type, meta=meta)
+        self._q(_INSERT_ENTRY, self._row(entry, inline))
+        return entry
+
+    def _new_entry(
+        self,
+        path: VPath,
+        blob: Content | None,
+        *,
+        readonly: bool = False,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Entry:
+        return Entry(
             id=uuid7(),
             path=path,
             is_directory=blob is None,
@@ -287,8 +317,6 @@ class SqlVolume:
             created_at=self._now,
             updated_at=self._now,
         )
-        self._q(_INSERT_ENTRY, self._row(entry, inline))
-        return entry
 
     def _row(self, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
         d = self._d
@@ -358,6 +386,34 @@ class SqlVolume:
         self._store_blob(content)
         return None
 
+    def _create_small(
+        self,
+        path: VPath,
+        content: Content,
+        readonly: bool | None,
+        content_type: str | None,
+        meta: dict[str, Any] | None,
+    ) -> Entry | None:
+        """The most frequent write, a new small file in an existing directory, in one
+        statement: the insert itself checks that the parent is a directory and that the
+        path is free. None when it is not that case; the general path then decides."""
+        if not self._has_room(content.size, 1):
+            return None
+        entry = self._new_entry(
+            path, content, readonly=bool(readonly), content_type=content_type, meta=meta
+        )
+        above = paths.parent(path)
+        row = self._row(entry, self._place_content(content))
+        if above == ROOT:
+            inserted = self._q(_INSERT_ENTRY + _UNLESS_TAKEN, row)
+        else:
+            inserted = self._q(_INSERT_ENTRY_INTO_DIRECTORY, (*row, self._vid, above))
+        if inserted.rowcount != 1:
+            return None
+        self._delta_bytes += content.size
+        self._delta_entries += 1
+        return entry
+
     def write(
         self,
         path: VPath,
@@ -373,6 +429,10 @@ class SqlVolume:
             raise TooLarge(
                 f"{content.size} bytes is over the file size limit of {self._limits.max_file_bytes}"
             )
+        if mode == "create" and if_match is None and content.size <= INLINE_BYTES:
+            created = self._create_small(path, content, readonly, content_type, meta)
+            if created is not None:
+                return created, True
         existing, parent_entry = self._get_with_parent(path)
         if existing is None:
             if mode == "update":
