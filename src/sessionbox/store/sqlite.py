@@ -128,12 +128,13 @@ class SqliteStore(SqlStore):
             return result
 
     def _write_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with map_db_errors():
-            try:
-                return self._attempt_write(fn)
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+        try:
+            return self._attempt_write(fn)
+        except sqlite3.Error as exc:
+            if not _is_busy(exc):
+                with map_db_errors():  # translated only on failure, as in _read_tx
                     raise
+        with map_db_errors():
             # Another process (a CLI next to the server) held the write lock past
             # busy_timeout: wait and try again rather than fail the request.
             for attempt in Retrying(
