@@ -166,14 +166,24 @@ class FileService:
         end: int | None = None,
     ) -> tuple[Entry, Iterator[bytes], int, int]:
         """A file's bytes ``[start, end)`` as a lazy stream; ``end`` None means to the end."""
-        volume = self.volume(agent_id, session_id)
-        entry = self.stat(agent_id, session_id, path)
-        if entry.is_directory:
-            raise IsADirectory(f"is a directory: {path}")
+        entry, reader = self.open_file(agent_id, session_id, path)
         stop = entry.size_bytes if end is None else min(end, entry.size_bytes)
         if start < 0 or (start >= stop and entry.size_bytes > 0) or start > stop:
             raise RangeNotSatisfiable(f"{path} has {entry.size_bytes} bytes")
-        return entry, self.store.read_chunks(volume, entry, start, stop), start, stop
+        return entry, reader(start, stop), start, stop
+
+    def open_file(
+        self, agent_id: str, session_id: str, path: str
+    ) -> tuple[Entry, Callable[[int, int], Iterator[bytes]]]:
+        """A file's entry and a reader of bytes ``[start, end)`` of that very version, even
+        when the file is overwritten meanwhile (a raw read's headers and body agree)."""
+        volume = self.volume(agent_id, session_id)
+        entry, held = self.store.open_file(volume, paths.validate(path))
+        if entry.is_directory:
+            raise IsADirectory(f"is a directory: {path}")
+        if held is not None:
+            return entry, lambda start, end: iter((held[start:end],))
+        return entry, functools.partial(self.store.read_chunks, volume, entry)
 
     def write(
         self,

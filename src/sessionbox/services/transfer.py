@@ -268,7 +268,7 @@ class TransferService:
         kinds: tuple[VolumeKind, ...] = ("files", "outputs", "snapshots")
         for kind in kinds:
             volume = VolumeKey(agent_id, sid, kind)
-            for entry in self.store.view(volume, _all_entries):
+            for entry, held in self.store.view(volume, _all_entries):
                 if paths.is_reserved(entry.path):
                     continue
                 if kind == "outputs":
@@ -276,13 +276,13 @@ class TransferService:
                     if parsed is None:
                         continue
                     manifest[f"out_{parsed[0]}"] = entry.meta
-                items.append(self._item(volume, f"{base}/{kind}{entry.path}", entry))
+                items.append(self._item(volume, f"{base}/{kind}{entry.path}", entry, held))
         items.append(_bytes_item(f"{base}/outputs.json", dumps(manifest)))
         applets = VolumeKey(agent_id, None, "applets")
         index = []
         metas = self.store.view(applets, _applet_metas)
-        for entry in self.store.view(applets, _all_entries):
-            items.append(self._item(applets, f"applets{entry.path}", entry))
+        for entry, held in self.store.view(applets, _all_entries):
+            items.append(self._item(applets, f"applets{entry.path}", entry, held))
             if entry.path in metas:
                 meta = metas[entry.path]
                 slug = entry.path.split("/")[1]
@@ -300,7 +300,8 @@ class TransferService:
         )
         return sorted(items, key=lambda item: item.name)
 
-    def _item(self, volume: VolumeKey, name: str, entry: Entry) -> OutItem:
+    def _item(self, volume: VolumeKey, name: str, entry: Entry, held: bytes | None) -> OutItem:
+        """``held``: the bytes the listing brought along (a small file's), of that version."""
         if entry.is_directory:
             return OutItem(name, True)
         return OutItem(
@@ -308,7 +309,11 @@ class TransferService:
             False,
             size=entry.size_bytes,
             readonly=entry.is_readonly,
-            chunks=lambda: self.store.read_chunks(volume, entry, 0, entry.size_bytes),
+            chunks=(
+                (lambda: [held])
+                if held is not None
+                else lambda: self.store.read_chunks(volume, entry, 0, entry.size_bytes)
+            ),
         )
 
     def export_tar(self, agent_id: str, session_id: str) -> Iterator[bytes]:
@@ -378,8 +383,8 @@ def _applet_metas(vol: VolumeReader) -> dict[str, Any]:
     return found
 
 
-def _all_entries(vol: VolumeReader) -> builtins.list[Entry]:
-    return [entry for entry, _ in vol.walk(paths.ROOT, with_content=False)]
+def _all_entries(vol: VolumeReader) -> builtins.list[tuple[Entry, bytes | None]]:
+    return builtins.list(vol.walk(paths.ROOT, with_content=False))
 
 
 def _bytes_item(name: str, data: bytes) -> OutItem:

@@ -274,6 +274,19 @@ class SqlStore(ChangeFeed):
             return bytes(row[-1])
         return self.view(volume, lambda v: v.read(path, max_bytes=max_bytes))[1]
 
+    def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, bytes | None]:
+        if self._place(volume) is not None:
+            return self.view(volume, lambda v: v.stat(path)), None
+
+        def run(conn: Any) -> tuple[Entry, bytes | None]:
+            if volume.session_id is not None:
+                vid = self._find(conn, volume)
+            else:
+                vid = self._locate(conn, volume, lock=False)[0]
+            return SqlVolume(conn, self.dialect, vid).stat_inline(path)
+
+        return self._read_tx(run)
+
     def _whole_file(self, volume: VolumeKey, path: VPath, max_bytes: int, sql: str) -> Any:
         """The row of a whole file within ``max_bytes``, found in one statement, or None.
 

@@ -119,6 +119,18 @@ class SqlVolume:
             raise NotFound(f"no such file or directory: {path}")
         return entry
 
+    def stat_inline(self, path: VPath) -> tuple[Entry, bytes | None]:
+        """``stat`` plus the bytes the entry row holds (a small file's), in one query."""
+        if path == ROOT:
+            return root_entry(), None
+        row = self._q(
+            f"SELECT {ENTRY_COLUMNS}, inline_data FROM entries WHERE volume_id = ? AND path = ?",
+            (self._vid, path),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no such file or directory: {path}")
+        return self._d.entry(row), bytes(row[11]) if row[11] is not None else None
+
     def list(self, path: VPath, *, limit: int, after: str | None = None) -> builtins.list[Entry]:
         if not self.stat(path).is_directory:
             raise NotADirectory(f"not a directory: {path}")
@@ -164,7 +176,7 @@ class SqlVolume:
         return (bytes(row[0]) for row in rows)
 
     def walk(self, path: VPath, *, with_content: bool) -> Iterator[tuple[Entry, bytes | None]]:
-        return self._walk(path, "all" if with_content else "none")
+        return self._walk(path, "all" if with_content else "inline")
 
     def _walk(
         self, path: VPath, content: Literal["all", "inline", "none"]

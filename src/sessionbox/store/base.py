@@ -250,7 +250,11 @@ class VolumeReader(Protocol):
         ...
 
     def walk(self, path: VPath, *, with_content: bool) -> Iterator[tuple[Entry, bytes | None]]:
-        """``path`` and everything below it, in path order; content of files if asked."""
+        """``path`` and everything below it, in path order; content of files if asked.
+
+        Without ``with_content`` a file's bytes still come along when the store keeps them
+        in the entry itself (small files in SQL stores): of the same version, for free.
+        """
         ...
 
     def usage(self) -> Usage:
@@ -402,6 +406,11 @@ class Store(Catalog, Protocol):
     def read_file(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
         """What ``view(volume, lambda v: v.read(path, max_bytes=...))`` returns, with the
         same errors; the most frequent call, so a store may answer it in one statement."""
+        ...
+
+    def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, bytes | None]:
+        """A file's entry, with its bytes when the entry holds them (else read them with
+        ``read_chunks``, which serves that version by its hash)."""
         ...
 
     def read_bytes(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> bytes:

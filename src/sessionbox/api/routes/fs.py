@@ -235,9 +235,10 @@ def _raw(
     if_none_match: str | None,
     range_header: str | None,
 ) -> Response:
-    entry = service.stat(agent_id, session_id, path)
-    if entry.is_directory:
-        raise IsADirectory(f"{path} is a directory; raw reads are for files")
+    try:
+        entry, reader = service.open_file(agent_id, session_id, path)
+    except IsADirectoryError:
+        raise IsADirectory(f"{path} is a directory; raw reads are for files") from None
     headers = {
         "ETag": entry.etag,
         "Accept-Ranges": "bytes",
@@ -258,7 +259,8 @@ def _raw(
         if start >= size or (end is not None and end <= start):
             raise RangeNotSatisfiable(f"{path} has {size} bytes", content_range=f"bytes */{size}")
         status = 206
-    _, chunks, lo, hi = service.open_range(agent_id, session_id, path, start, end)
+    lo, hi = start, entry.size_bytes if end is None else min(end, entry.size_bytes)
+    chunks = reader(lo, hi)
     # Fetch the first chunk before answering: a failure now is still a problem response;
     # once the status line is sent it could only cut the connection.
     chunks = itertools.chain((next(chunks, b""),), chunks)
