@@ -322,6 +322,7 @@ _PUT_DOC: dict[str, Any] = {
 @router.put(
     "/{path:fspath}",
     response_model=EntryOut,
+    responses={201: {"model": EntryOut, "description": "The file was created"}},
     openapi_extra=_PUT_DOC,
     summary="Write a file (JSON or raw body), creating it if missing",
 )
