@@ -106,3 +106,20 @@ def test_a_put_that_creates_answers_a_documented_201(http: httpx.Client, session
     schema = http.get("/openapi.json").json()
     put = schema["paths"]["/v1/agents/{agent_id}/sessions/{session_id}/fs/{path}"]["put"]
     assert {"200", "201"} <= set(put["responses"])
+
+
+def test_an_applet_put_that_creates_and_a_copy_answer_documented_201s(
+    http: httpx.Client, session_url: str, agent: str
+) -> None:
+    """Regression (found by the stateful schemathesis run): both answered an undocumented 201."""
+    applet = f"/v1/agents/{agent}/applets/app"
+    created = http.put(applet, json={"name": "A", "html": "<p>"})
+    replaced = http.put(applet, json={"name": "A", "html": "<p>"})
+    assert (created.status_code, replaced.status_code) == (201, 200), created.text
+    http.put(f"{session_url}/a.txt", content=b"x")
+    copied = http.post(f"{session_url}/_/copy", json={"from": "/a.txt", "to": "/b.txt"})
+    assert copied.status_code == 201, copied.text
+    paths = http.get("/openapi.json").json()["paths"]
+    assert {"200", "201"} <= set(paths["/v1/agents/{agent_id}/applets/{slug}"]["put"]["responses"])
+    copy = paths["/v1/agents/{agent_id}/sessions/{session_id}/fs/_/copy"]["post"]
+    assert "201" in copy["responses"]

@@ -13,13 +13,17 @@ number of restarts (default 1).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -222,4 +226,57 @@ def test_a_real_postgres_restart_under_load_loses_nothing(
         )
     finally:
         client.close()
+        server.stop()
+
+
+def _follow(client: httpx.Client, url: str, events: queue.Queue[dict[str, Any]]) -> None:
+    """Put each SSE event of ``url`` on ``events`` (``ready`` as ``{"op": "ready"}``)."""
+    name = ""
+    with contextlib.suppress(httpx.HTTPError), client.stream("GET", url) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                name = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                data = json.loads(line.removeprefix("data:"))
+                events.put({"op": "ready"} if name == "ready" else data)
+
+
+def _next_op(events: queue.Queue[dict[str, Any]], op: str) -> dict[str, Any]:
+    deadline = time.monotonic() + HANG_BOUND
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event = events.get(timeout=left)
+        except queue.Empty:
+            break
+        if event["op"] == op:
+            return event
+    raise AssertionError(f"no {op!r} event within {HANG_BOUND} s")
+
+
+def test_a_change_feed_that_lost_its_listener_says_resync(
+    private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    """Regression: PostgreSQL's LISTEN connection was re-opened silently, so whatever
+    committed while it was away never reached a live feed, and nobody was told to look again.
+    """
+    store_url = f"{private_postgres.url}?application_name={APP_NAME}"
+    server = ServerProcess(store_url, tmp_path / "data").start()
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    try:
+        with httpx.Client(base_url=server.url, timeout=HANG_BOUND * 2) as client:
+            base = new_session(client)
+            feed = httpx.Client(base_url=server.url, timeout=HANG_BOUND * 2)
+            threading.Thread(
+                target=_follow, args=(feed, base.removesuffix("/fs") + "/events", events),
+                daemon=True,
+            ).start()  # fmt: skip
+            _next_op(events, "ready")
+            assert _terminate_backends(private_postgres.url) > 0
+            resync = _next_op(events, "resync")
+            assert base.endswith(f"/sessions/{resync['session']}/fs"), resync
+            put = client.put(f"{base}/after.txt", content=b"x", headers=OCTET)
+            assert put.status_code == 201, put.text
+            assert _next_op(events, "write")["path"] == "/after.txt"
+            feed.close()
+    finally:
         server.stop()

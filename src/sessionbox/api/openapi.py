@@ -69,6 +69,17 @@ def _file_links() -> list[Link]:
     ]
 
 
+def _applet_links() -> list[Link]:
+    """What can be done with the applet the request just saved."""
+    return [
+        Link("LoadApplet", "get", f"{_AGENT}/applets/{{slug}}", _APPLET),
+        Link("GetState", "get", f"{_AGENT}/applets/{{slug}}/state", _APPLET),
+        Link("SetState", "put", f"{_AGENT}/applets/{{slug}}/state", _APPLET),
+        Link("Versions", "get", f"{_AGENT}/applets/{{slug}}/versions", _APPLET),
+        Link("DeleteApplet", "delete", f"{_AGENT}/applets/{{slug}}", _APPLET),
+    ]
+
+
 # (method, path, status) of an answer -> the links it offers.
 LINKS: dict[tuple[str, str, str], list[Link]] = {
     ("post", f"{_AGENT}/sessions", "201"): _session_links(_CREATED),
@@ -84,13 +95,8 @@ LINKS: dict[tuple[str, str, str], list[Link]] = {
         Link("ListSnapshots", "get", f"{_SESSION}/snapshots", _IN_REQUEST),
         Link("DeleteSnapshots", "delete", f"{_SESSION}/snapshot", _IN_REQUEST),
     ],
-    ("put", f"{_AGENT}/applets/{{slug}}", "200"): [
-        Link("LoadApplet", "get", f"{_AGENT}/applets/{{slug}}", _APPLET),
-        Link("GetState", "get", f"{_AGENT}/applets/{{slug}}/state", _APPLET),
-        Link("SetState", "put", f"{_AGENT}/applets/{{slug}}/state", _APPLET),
-        Link("Versions", "get", f"{_AGENT}/applets/{{slug}}/versions", _APPLET),
-        Link("DeleteApplet", "delete", f"{_AGENT}/applets/{{slug}}", _APPLET),
-    ],
+    ("put", f"{_AGENT}/applets/{{slug}}", "200"): _applet_links(),
+    ("put", f"{_AGENT}/applets/{{slug}}", "201"): _applet_links(),
     # A token names its agent: the way into that agent's sessions and applets.
     ("post", "/v1/tokens", "201"): [
         Link("RevokeToken", "delete", "/v1/tokens/{token_id}", {"token_id": "$response.body#/id"}),

@@ -203,11 +203,15 @@ class PostgresStore(SqlStore):
         return unwatch
 
     def _listen(self) -> None:
+        reconnecting = False
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
+                    if reconnecting:  # deaf for a while: whatever committed then was missed
+                        self._deliver([Change.gap()])
+                    reconnecting = True
                     while not self._stopping.is_set():
                         for note in conn.notifies(timeout=0.5):
                             self._deliver([Change.from_json(json.loads(note.payload))])

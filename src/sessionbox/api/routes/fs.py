@@ -165,6 +165,7 @@ for _prefix in ("/_", "/_actions"):
             _make(_name),
             methods=["POST"],
             response_model=_out,
+            status_code=201 if _name == "copy" else 200,  # a copy creates its target
             summary=f"{_name} action",
             openapi_extra={
                 "requestBody": {
