@@ -123,3 +123,19 @@ def test_an_applet_put_that_creates_and_a_copy_answer_documented_201s(
     assert {"200", "201"} <= set(paths["/v1/agents/{agent_id}/applets/{slug}"]["put"]["responses"])
     copy = paths["/v1/agents/{agent_id}/sessions/{session_id}/fs/_/copy"]["post"]
     assert "201" in copy["responses"]
+
+
+def test_raw_reads_are_documented(http: httpx.Client, session_url: str) -> None:
+    """Regression (found by the stateful run): a raw read's text/plain 200 was undocumented."""
+    http.put(f"{session_url}/r.txt", content=b"hello")
+    whole = http.get(f"{session_url}/r.txt", params={"raw": "1"})
+    part = http.get(f"{session_url}/r.txt", params={"raw": "1"}, headers={"Range": "bytes=1-2"})
+    assert (whole.status_code, part.status_code) == (200, 206)
+    assert whole.headers["content-type"].startswith("text/plain")
+    paths = http.get("/openapi.json").json()["paths"]
+    for path in ("/v1/agents/{agent_id}/sessions/{session_id}/fs/{path}",
+                 "/v1/agents/{agent_id}/sessions/{session_id}/fs"):  # fmt: skip
+        responses = paths[path]["get"]["responses"]
+        assert "*/*" in responses["200"]["content"]
+        assert "*/*" in responses["206"]["content"]
+        assert "304" in responses

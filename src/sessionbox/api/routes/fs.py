@@ -189,9 +189,26 @@ async def unknown_action(
     raise NotFound(f"no such action {name!r}; actions are {', '.join(_ACTIONS)}")
 
 
-@router.get("", response_model=ListOut | FileOut, summary="Read a file or list a directory")
+_BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+# With ``raw=1`` a read answers with the file's own bytes and content type.
+_READ_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON, or with `raw=1` the file's bytes", "content": _BYTES},
+    206: {"description": "A byte range of the file (`raw=1` with `Range`)", "content": _BYTES},
+    304: {"description": "Not modified (`If-None-Match` names the current ETag)"},
+}
+
+
 @router.get(
-    "/{path:fspath}", response_model=ListOut | FileOut, summary="Read a file or list a directory"
+    "",
+    response_model=ListOut | FileOut,
+    responses=_READ_DOC,
+    summary="Read a file or list a directory",
+)
+@router.get(
+    "/{path:fspath}",
+    response_model=ListOut | FileOut,
+    responses=_READ_DOC,
+    summary="Read a file or list a directory",
 )
 async def read(
     request: Request,
