@@ -37,6 +37,7 @@ bench: .venv/.synced
 # The long variants of the reliability suites (docs/RELIABILITY.md).
 reliability: .venv/.synced
 	SESSIONBOX_CRASH_KILLS=50 SESSIONBOX_FUZZ_SECONDS=60 SESSIONBOX_FUZZ_EXAMPLES=200 \
+	SESSIONBOX_FUZZ_STATEFUL=200 SESSIONBOX_PG_RESTARTS=3 \
 		.venv/bin/pytest -n 2 -s tests/reliability tests/fuzz
 
 load: .venv/.synced

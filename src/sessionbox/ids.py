@@ -29,6 +29,9 @@ _SEGMENT_RE = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
+# The grammars as anchored patterns, for the OpenAPI document.
+AGENT_ID_PATTERN = f"^(?:{_AGENT_RE.pattern}|{_UUID_RE.pattern})$"
+SESSION_ID_PATTERN = f"^(?:{_UUID_RE.pattern}|{_PARTITION_RE.pattern})$"
 
 
 @dataclass(frozen=True, slots=True)

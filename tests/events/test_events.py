@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sessionbox.client._watch import LocalWatch
 from sessionbox.errors import Exists
 from sessionbox.paths import VPath
 from sessionbox.services.events import QUEUE_SIZE, EventHub
@@ -114,6 +115,34 @@ def test_a_slow_subscriber_gets_one_resync_instead_of_a_growing_queue() -> None:
     assert [e["path"] for e in events[:QUEUE_SIZE]] == [f"/{n}" for n in range(QUEUE_SIZE)]
     assert events[QUEUE_SIZE]["op"] == "resync"
     assert events[-1]["path"] == "/after"
+
+
+def test_a_gap_in_the_store_feed_tells_every_subscriber_to_resync() -> None:
+    """PostgreSQL's listener reconnected: each feed, of any session, gets its own resync."""
+
+    async def run() -> list[dict[str, Any] | None]:
+        hub = EventHub(_NullStore())  # type: ignore[arg-type]
+        async with hub.subscribe("a", "s1") as one, hub.subscribe("b", "s2") as two:
+            hub.publish(Change.gap())
+            return [await one.next(), await two.next()]
+
+    assert asyncio.run(run()) == [
+        {"agent": "a", "session": "s1", "op": "resync"},
+        {"agent": "b", "session": "s2", "op": "resync"},
+    ]
+
+
+def test_a_gap_reaches_an_in_process_watch_as_its_own_resync() -> None:
+    heard: list[Any] = []
+
+    class _Feed:
+        def watch(self, callback: Any) -> Any:
+            heard.append(callback)
+            return lambda: None
+
+    with LocalWatch(_Feed(), "a", "s", "/src", timeout=1) as watch:  # type: ignore[arg-type]
+        heard[0](Change.gap())
+        assert next(watch) == Change("a", "s", "files", "resync", "/")
 
 
 # -- SSE over real HTTP ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
-from sessionbox.api import problems
+from sessionbox.api import openapi, problems
 from sessionbox.api.routes import applets, events, fs, outputs, sessions, tokens, transfer
 from sessionbox.api.routes import snapshots as snapshot_routes
 from sessionbox.config import Settings
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return problems.from_error(exc)
         return JSONResponse({"status": "ok"})
 
+    openapi.install(app)
     return app
 
 

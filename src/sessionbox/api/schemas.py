@@ -10,10 +10,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sessionbox.errors import EncodingInvalid
+from sessionbox.ids import AGENT_ID_PATTERN, SESSION_ID_PATTERN
 from sessionbox.services.grep import GrepFile, decode_text
 from sessionbox.store.base import Entry, SessionRecord
 
 Encoding = Literal["text", "base64"]
+
+
+# Documented, not enforced by pydantic: the ids module checks them and answers with
+# its own problem codes (``session_id_invalid``, ``agent_id_invalid``).
+SESSION_ID_DOC: dict[str, Any] = {"pattern": SESSION_ID_PATTERN}
+AGENT_ID_DOC: dict[str, Any] = {"pattern": AGENT_ID_PATTERN}
 
 
 class Body(BaseModel):
@@ -53,7 +60,7 @@ class GrepBody(Body):
 
 
 class CreateSessionBody(Body):
-    id: str | None = None
+    id: str | None = Field(default=None, json_schema_extra=SESSION_ID_DOC)
     mode: Literal["safe", "unsafe"] | None = None
     ttl_seconds: int | None = Field(default=None, ge=1)
 

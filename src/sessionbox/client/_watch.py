@@ -29,6 +29,8 @@ _LOOK_AGAIN = frozenset({"resync", "changed"})
 
 def wanted(change: Change, agent_id: str, session_id: str, under: VPath) -> bool:
     """Is ``change`` one a watcher of ``under`` in this session should see?"""
+    if change.is_gap:
+        return True
     if change.agent_id != agent_id or change.session_id != session_id:
         return False
     if change.op in _LOOK_AGAIN:
@@ -68,7 +70,8 @@ class LocalWatch(Iterator[Change]):
         with self._lock:
             if self._behind:
                 return
-            if self._queue.qsize() >= QUEUE_SIZE:  # a slow reader gets one resync, not all
+            # A slow reader gets one resync, not all; so does one after a gap in the feed.
+            if change.is_gap or self._queue.qsize() >= QUEUE_SIZE:
                 self._behind = True
                 change = Change(self._a, self._s, "files", "resync", "/")
             self._queue.put_nowait(change)

@@ -81,6 +81,9 @@ class EventHub:
 
     def publish(self, change: Change) -> None:
         """Called by the store, from any thread, after a change committed."""
+        if change.is_gap:
+            self._resync_all()
+            return
         if change.session_id is None:
             return  # agent volumes (applets) have no session feed
         with self._lock:
@@ -90,6 +93,12 @@ class EventHub:
         event = change.to_json()
         for sub in subs:
             _post(sub, event)
+
+    def _resync_all(self) -> None:
+        with self._lock:
+            subs = [sub for group in self._subs.values() for sub in group]
+        for sub in subs:
+            _post(sub, {"agent": sub.agent_id, "session": sub.session_id, "op": "resync"})
 
     @asynccontextmanager
     async def subscribe(self, agent_id: str, session_id: str) -> AsyncIterator[Subscription]:

@@ -84,7 +84,8 @@ class Change:
 
     ``op`` is ``write``, ``mkdir``, ``attrs``, ``delete``, ``move`` (``to`` set)
     or ``copy`` (``to`` set); ``changed`` with path ``/`` means "something changed,
-    look again" (a notification too large to describe).
+    look again" (a notification too large to describe). ``Change.gap()`` tells
+    every watcher of every session to look again: changes may have been missed.
     """
 
     agent_id: str
@@ -105,6 +106,15 @@ class Change:
         if self.to is not None:
             body["to"] = self.to
         return body
+
+    @classmethod
+    def gap(cls) -> Change:
+        """Changes may have been missed (PostgreSQL's listener lost its connection)."""
+        return cls("", None, "files", "resync", "/")
+
+    @property
+    def is_gap(self) -> bool:
+        return self.op == "resync" and self.agent_id == ""
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Change:

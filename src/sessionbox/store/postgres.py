@@ -55,7 +55,8 @@ def notify_payload(change: Change) -> str:
     return json.dumps(coarse.to_json(), separators=(",", ":"))
 
 
-_RETRY_SECONDS = 10  # no new attempt after this: the client gets 503 and Retry-After
+RETRY_SECONDS = 10  # no new attempt after this: the client gets 503 and Retry-After
+POOL_WAIT_SECONDS = 10  # longest wait for a pooled connection, per attempt
 _PING_SECONDS = 2
 
 
@@ -103,7 +104,7 @@ class PostgresStore(SqlStore):
             min_size=1,
             max_size=pool_max,
             kwargs={"autocommit": True},
-            timeout=10,
+            timeout=POOL_WAIT_SECONDS,
             open=True,
             name="sessionbox",
         )
@@ -141,7 +142,7 @@ class PostgresStore(SqlStore):
         for attempt in Retrying(
             retry=retry_if_exception(transient),
             wait=wait_random_exponential(multiplier=0.01, max=0.5),
-            stop=stop_after_attempt(8) | stop_after_delay(_RETRY_SECONDS),
+            stop=stop_after_attempt(8) | stop_after_delay(RETRY_SECONDS),
             reraise=True,
         ):
             with attempt:
@@ -215,11 +216,15 @@ class PostgresStore(SqlStore):
         return unwatch
 
     def _listen(self) -> None:
+        reconnecting = False
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
+                    if reconnecting:  # deaf for a while: whatever committed then was missed
+                        self._deliver([Change.gap()])
+                    reconnecting = True
                     while not self._stopping.is_set():
                         for note in conn.notifies(timeout=0.5):
                             self._deliver([Change.from_json(json.loads(note.payload))])

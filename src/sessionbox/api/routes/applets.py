@@ -56,7 +56,11 @@ async def list_applets(agent_id: str, caller: Caller, service: Applets) -> Respo
     return JSONResponse([{**a.summary(), "version": a.version} for a in found])
 
 
-@router.put("/{slug}", summary="Create or replace an applet (its state is kept)")
+@router.put(
+    "/{slug}",
+    summary="Create or replace an applet (its state is kept)",
+    responses={201: {"description": "The applet was created"}},
+)
 async def save_applet(
     agent_id: str, slug: str, body: AppletBody, caller: Caller, service: Applets
 ) -> Response:

@@ -31,7 +31,8 @@ Caller = Annotated[Principal, Depends(principal)]
         "Server-sent events. First `ready` once the subscription is active, then one "
         "`change` event per committed change, data `{agent, session, volume, op, path, to?}` "
         "(`op`: write, mkdir, attrs, delete, move, copy, changed; `resync`: you fell behind, "
-        "list again). Comment pings keep proxies from closing an idle stream."
+        "or the server's database feed had a gap: list again). Comment pings keep proxies "
+        "from closing an idle stream."
     ),
     response_class=Response,
     responses={200: {"content": {"text/event-stream": {}}}},

@@ -165,6 +165,7 @@ for _prefix in ("/_", "/_actions"):
             _make(_name),
             methods=["POST"],
             response_model=_out,
+            status_code=201 if _name == "copy" else 200,  # a copy creates its target
             summary=f"{_name} action",
             openapi_extra={
                 "requestBody": {
@@ -188,9 +189,26 @@ async def unknown_action(
     raise NotFound(f"no such action {name!r}; actions are {', '.join(_ACTIONS)}")
 
 
-@router.get("", response_model=ListOut | FileOut, summary="Read a file or list a directory")
+_BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+# With ``raw=1`` a read answers with the file's own bytes and content type.
+_READ_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON, or with `raw=1` the file's bytes", "content": _BYTES},
+    206: {"description": "A byte range of the file (`raw=1` with `Range`)", "content": _BYTES},
+    304: {"description": "Not modified (`If-None-Match` names the current ETag)"},
+}
+
+
 @router.get(
-    "/{path:fspath}", response_model=ListOut | FileOut, summary="Read a file or list a directory"
+    "",
+    response_model=ListOut | FileOut,
+    responses=_READ_DOC,
+    summary="Read a file or list a directory",
+)
+@router.get(
+    "/{path:fspath}",
+    response_model=ListOut | FileOut,
+    responses=_READ_DOC,
+    summary="Read a file or list a directory",
 )
 async def read(
     request: Request,
@@ -324,6 +342,7 @@ _PUT_DOC: dict[str, Any] = {
 @router.put(
     "/{path:fspath}",
     response_model=EntryOut,
+    responses={201: {"model": EntryOut, "description": "The file was created"}},
     openapi_extra=_PUT_DOC,
     summary="Write a file (JSON or raw body), creating it if missing",
 )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox.api.auth import Principal, principal
-from sessionbox.api.schemas import Body
+from sessionbox.api.schemas import AGENT_ID_DOC, SESSION_ID_DOC, Body
 from sessionbox.services.tokens import TokenService
 from sessionbox.store.base import TokenRecord
 
@@ -28,9 +28,9 @@ Tokens = Annotated[TokenService, Depends(tokens)]
 
 
 class CreateTokenBody(Body):
-    agent_id: str
+    agent_id: str = Field(json_schema_extra=AGENT_ID_DOC)
     mode: Literal["safe", "unsafe"]
-    session_id: str | None = None
+    session_id: str | None = Field(default=None, json_schema_extra=SESSION_ID_DOC)
     read_only: bool = False
     ttl_seconds: int | None = Field(default=None, ge=1)
 
