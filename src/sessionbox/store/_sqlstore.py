@@ -7,14 +7,23 @@ or in ``_volume.py``, written once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound, Unavailable
+from sessionbox.errors import (
+    Exists,
+    InvalidInput,
+    NotFound,
+    SessionboxError,
+    SessionNotFound,
+    TokenNotFound,
+    Unavailable,
+)
 from sessionbox.ids import Mode, SessionType
 from sessionbox.store import _invariants, _safefs
 from sessionbox.store._changes import ChangeFeed, Recorder
@@ -28,6 +37,7 @@ from sessionbox.store.base import (
     Change,
     Entry,
     Limits,
+    NewSession,
     SessionRecord,
     TokenRecord,
     Usage,
@@ -205,41 +215,49 @@ class SqlStore(ChangeFeed):
         with _safefs.volume_lock(*place, shared=True):
             return self._read_tx(run)
 
+    def _apply(
+        self, conn: Any, volume: VolumeKey, fn: Callable[[VolumeWriter], T]
+    ) -> tuple[T, list[Change]]:
+        """Run ``fn`` on ``volume`` inside the caller's write transaction."""
+        place = self._place(volume)
+        vid, usage = self._locate(conn, volume, lock=True)
+        if place is not None:
+            # The session's row locks (taken by _locate) serialise writers of the
+            # directory too; its usage is counted on disk, never in the counters.
+            disk = DirVolume(
+                DirMeta(conn, self.dialect, vid),
+                place,
+                kind=volume.kind,
+                usage=usage,
+                owner_places=self._owner_places(volume),
+                limits=self.limits,
+            )
+            recorder = Recorder(disk, volume)
+            result = fn(recorder)
+            disk.save_usage()
+        else:
+            vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
+            recorder = Recorder(vol, volume)
+            result = fn(recorder)
+            grown_bytes, grown_entries = vol.pending_usage()
+            if grown_bytes or grown_entries:
+                conn.execute(
+                    self.dialect.sql(
+                        "UPDATE volumes SET bytes_used = bytes_used + ?, "
+                        "entry_count = entry_count + ? WHERE id = ?"
+                    ),
+                    (grown_bytes, grown_entries, vid),
+                )
+        self._announce(conn, recorder.changes)
+        return result, recorder.changes
+
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         place = self._place(volume)
         announced: list[Change] = []
 
         def run(conn: Any) -> T:
-            vid, usage = self._locate(conn, volume, lock=True)
-            if place is not None:
-                # The session's row locks (taken by _locate) serialise writers of the
-                # directory too; its usage is counted on disk, never in the counters.
-                disk = DirVolume(
-                    DirMeta(conn, self.dialect, vid),
-                    place,
-                    kind=volume.kind,
-                    usage=usage,
-                    owner_places=self._owner_places(volume),
-                    limits=self.limits,
-                )
-                recorder = Recorder(disk, volume)
-                result = fn(recorder)
-                disk.save_usage()
-            else:
-                vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
-                recorder = Recorder(vol, volume)
-                result = fn(recorder)
-                grown_bytes, grown_entries = vol.pending_usage()
-                if grown_bytes or grown_entries:
-                    conn.execute(
-                        self.dialect.sql(
-                            "UPDATE volumes SET bytes_used = bytes_used + ?, "
-                            "entry_count = entry_count + ? WHERE id = ?"
-                        ),
-                        (grown_bytes, grown_entries, vid),
-                    )
-            self._announce(conn, recorder.changes)
-            announced[:] = recorder.changes  # only the attempt that committed counts
+            result, changes = self._apply(conn, volume, fn)
+            announced[:] = changes  # only the attempt that committed counts
             return result
 
         if place is None:
@@ -251,6 +269,51 @@ class SqlStore(ChangeFeed):
                 result = self._write_tx(run)
         self._committed(announced)
         return result
+
+    def create_sessions(
+        self,
+        agent_id: str,
+        sessions: Sequence[NewSession],
+        steps: Sequence[tuple[VolumeKey, Callable[[VolumeWriter], Any]]],
+    ) -> list[Any]:
+        """Sessions and their first content in one transaction (see ``Store``).
+
+        The rows commit with the content or not at all, so a crash leaves nothing
+        visible. On disk, a crash can leave a dead import's directories; with no row
+        they are never read and are cleared before the id is used again. A clean
+        failure clears them here, while the uncommitted rows still hold the ids.
+        """
+        announced: list[Change] = []
+
+        def run(conn: Any) -> list[Any]:
+            made: list[str] = []
+            changes: list[Change] = []
+            try:
+                for new in sessions:
+                    self._insert_session(conn, agent_id, new.id, new.mode, new.type, None)
+                    made.append(new.id)
+                results = []
+                for volume, fn in steps:
+                    if volume.agent_id != agent_id:
+                        raise InvalidInput(f"{volume} is not a volume of agent {agent_id!r}")
+                    result, done = self._apply(conn, volume, fn)
+                    results.append(result)
+                    changes += done
+            except SessionboxError:  # refused while the transaction is alive
+                for session_id in made:
+                    with contextlib.suppress(SessionboxError):
+                        self._forget_dirs(agent_id, session_id)
+                raise
+            announced[:] = changes
+            return results
+
+        places = {place for volume, _ in steps if (place := self._place(volume)) is not None}
+        with contextlib.ExitStack() as locks:
+            for place in sorted(places, key=repr):  # one order: no two importers deadlock
+                locks.enter_context(_safefs.volume_lock(*place, shared=False))
+            results = self._write_tx(run)
+        self._committed(announced)
+        return results
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         place = self._place(volume)

@@ -20,7 +20,7 @@ import hashlib
 import io
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -125,6 +125,15 @@ class SessionRecord:
     @property
     def partition(self) -> str:
         return f"persist:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session ``Store.create_sessions`` makes: its id, mode and type."""
+
+    id: str
+    mode: Mode
+    type: SessionType
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +402,22 @@ class Store(Catalog, Protocol):
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         """Run ``fn`` in a write transaction, committed when it returns."""
+        ...
+
+    def create_sessions(
+        self,
+        agent_id: str,
+        sessions: Sequence[NewSession],
+        steps: Sequence[tuple[VolumeKey, Callable[[VolumeWriter], Any]]],
+    ) -> list[Any]:
+        """Create ``sessions`` and run each step's function on its volume (one of those
+        sessions' or one of the agent's), all in ONE write transaction; the results in
+        order. ``Exists`` if an id is taken. After a crash the sessions exist with all
+        the steps' changes, or do not exist at all (how an import stays whole)::
+
+            store.create_sessions(a, [NewSession(sid, "safe", "named")],
+                                  [(VolumeKey(a, sid, "files"), write_them)])
+        """
         ...
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
