@@ -132,6 +132,16 @@ def test_an_import_killed_midway_leaves_no_session(
         with pytest.raises(SessionNotFound):
             after.view(VolumeKey(agent, sid, "outputs"), _files)
         assert after.check_invariants(agent) == []
+        # What the dead import left on disk (dir:///, an unsafe session's scope) is swept.
+        debris = after.scope_dir(agent, sid)
+        assert (debris is not None) == (store.url.startswith("dir:") or mode == "unsafe")
+        if debris is not None:
+            assert debris.exists()
+            assert after.clear_dead_dirs() == 1
+            assert not debris.exists()
+            if store.url.startswith("dir:"):  # the session's directory, not only its files
+                assert not debris.parent.exists()
+        assert after.clear_dead_dirs() == 0
         applets = AppletService(after, settings).list(agent)
         if store.url.startswith("dir:") and cut == "everything":
             # The agent's applets are files on disk, each visible once its meta.json
@@ -182,3 +192,27 @@ def test_a_slug_without_meta_is_written_over(
     applet = store.view(VolumeKey(agent, None, "applets"), _files)
     assert applet["/demo/meta.json"] == b'{"name": "Demo"}'
     assert applet["/demo/content.html"] == b"<p>demo</p>"
+
+
+def test_clearing_dead_dirs_keeps_live_sessions_and_foreign_names(
+    settings_and_store: tuple[Settings, Store], agent: str
+) -> None:
+    settings, store = settings_and_store
+    keep = {"/kept.txt": b"live"}
+    for sid in ("unsafe_named_live", "safe_named_live"):
+        store.create_session(agent, sid, *sid.split("_")[:2])  # type: ignore[arg-type]
+        volume = VolumeKey(agent, sid, "files")
+        store.update(
+            volume,
+            lambda vol: vol.write(paths.validate("/kept.txt"), Content.of(b"live"), mode="create"),
+        )
+    ghost = store.scope_dir(agent, "unsafe_named_ghost")
+    assert ghost is not None
+    ghost.mkdir(parents=True)
+    (ghost / "left.txt").write_bytes(b"debris")
+    foreign = ghost.parent.parent / "not a session"
+    foreign.mkdir()
+    assert store.clear_dead_dirs() == 1
+    assert not ghost.exists() and foreign.exists()
+    for sid in ("unsafe_named_live", "safe_named_live"):
+        assert store.view(VolumeKey(agent, sid, "files"), _files) == keep

@@ -24,7 +24,7 @@ from sessionbox.errors import (
     TokenNotFound,
     Unavailable,
 )
-from sessionbox.ids import Mode, SessionType
+from sessionbox.ids import Mode, SessionType, parse_session_id, validate_agent_id
 from sessionbox.store import _invariants, _safefs
 from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import Dialect
@@ -586,6 +586,57 @@ class SqlStore(ChangeFeed):
             if candidates < batch:
                 return removed, freed
 
+    def clear_dead_dirs(self) -> int:
+        """Remove session directories whose session does not exist; how many went.
+
+        A crash between creating a session's directories and committing its row (a
+        create, an import) or between deleting the row and its directories leaves
+        such debris: never read, but taking space. Inside a write transaction that
+        also holds off new sessions (SQLite: the one writer; PostgreSQL: a SHARE
+        lock on ``sessions``), so no session being created loses its directories.
+        """
+        if self.dir_root is None and self.scopes_dir is None:
+            return 0
+        d = self.dialect
+
+        def run(conn: Any) -> list[tuple[str, str]]:
+            if d.hold_sessions:
+                conn.execute(d.hold_sessions)
+            dead = []
+            for agent_id, session_ids in self._session_dirs().items():
+                rows = conn.execute(
+                    d.sql("SELECT id FROM sessions WHERE agent_id = ?"), (agent_id,)
+                ).fetchall()
+                live = {row[0] for row in rows}
+                dead += [(agent_id, sid) for sid in session_ids if sid not in live]
+            for agent_id, sid in dead:
+                self._forget_dirs(agent_id, sid)
+            return dead
+
+        return len(self._write_tx(run))
+
+    def _session_dirs(self) -> dict[str, list[str]]:
+        """Session directories on disk by agent: real directories with valid names only."""
+        below: tuple[str, ...] = ()
+        if self.dir_root is not None:
+            top, below = self.dir_root / "agents", ("sessions",)
+        else:
+            assert self.scopes_dir is not None
+            top = self.scopes_dir
+        found: dict[str, list[str]] = {}
+        with _safefs.os_errors("the session directories"):
+            for agent in _subdirs(top):
+                with contextlib.suppress(SessionboxError):
+                    validate_agent_id(agent)
+                    ids = [
+                        sid
+                        for sid in _subdirs(top.joinpath(agent, *below))
+                        if _is_session_id(sid) and (self.dir_root is not None or _is_unsafe(sid))
+                    ]
+                    if ids:
+                        found[agent] = ids
+        return found
+
     # -- resolve -------------------------------------------------------------------
 
     def open_session(
@@ -697,3 +748,19 @@ class SqlStore(ChangeFeed):
 def _is_unsafe(session_id: str | None) -> bool:
     """Decided from the (already validated) id alone, like every mode check."""
     return session_id is not None and session_id.startswith("unsafe_")
+
+
+def _subdirs(path: Path) -> list[str]:
+    """Names of the real directories (not links) in ``path``; none if it is missing."""
+    try:
+        with os.scandir(path) as found:
+            return [e.name for e in found if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _is_session_id(text: str) -> bool:
+    try:
+        return str(parse_session_id(text)) == text
+    except SessionboxError:
+        return False

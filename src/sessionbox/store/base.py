@@ -362,6 +362,11 @@ class Catalog(Protocol):
         """
         ...
 
+    def clear_dead_dirs(self) -> int:
+        """Remove host directories of sessions that do not exist (left by a crash during
+        a create, an import or a delete); returns how many. The server runs it at start-up."""
+        ...
+
     def open_session(
         self, agent_id: str, session_id: str, mode: Mode, type_: SessionType, *, create: bool
     ) -> tuple[SessionRecord, bool]:
