@@ -218,7 +218,8 @@ class SqlStore(ChangeFeed):
     def _apply(
         self, conn: Any, volume: VolumeKey, fn: Callable[[VolumeWriter], T]
     ) -> tuple[T, list[Change]]:
-        """Run ``fn`` on ``volume`` inside the caller's write transaction."""
+        """``fn`` on ``volume`` in the caller's write transaction: one ``update``, or one
+        step of ``create_sessions`` (so quota counters are settled before the next)."""
         place = self._place(volume)
         vid, usage = self._locate(conn, volume, lock=True)
         if place is not None:
@@ -595,8 +596,8 @@ class SqlStore(ChangeFeed):
         also holds off new sessions (SQLite: the one writer; PostgreSQL: a SHARE
         lock on ``sessions``), so no session being created loses its directories.
         """
-        if self.dir_root is None and self.scopes_dir is None:
-            return 0
+        if (self.dir_root is None and self.scopes_dir is None) or not self._session_dirs():
+            return 0  # the usual case costs no write transaction (nor a table lock)
         d = self.dialect
 
         def run(conn: Any) -> list[tuple[str, str]]:
