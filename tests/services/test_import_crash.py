@@ -17,13 +17,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from sessionbox import paths
 from sessionbox.config import Settings
-from sessionbox.errors import SessionNotFound
+from sessionbox.errors import Exists, SessionNotFound
 from sessionbox.services._archive import Member
 from sessionbox.services.applets import AppletService
 from sessionbox.services.transfer import Plan, TransferService, plan_import
@@ -62,7 +64,10 @@ CHILD = textwrap.dedent(
 
     def midway(vol):
         print("midway", flush=True)
-        time.sleep(600)
+        if cut == "hold":  # go on (and commit) when the test says so
+            sys.stdin.readline()
+        else:
+            time.sleep(600)
 
     parsed = parse_session_id(sid)
     sessions = [NewSession(sid, parsed.mode, parsed.type)]
@@ -216,3 +221,53 @@ def test_clearing_dead_dirs_keeps_live_sessions_and_foreign_names(
     assert not ghost.exists() and foreign.exists()
     for sid in ("unsafe_named_live", "safe_named_live"):
         assert store.view(VolumeKey(agent, sid, "files"), _files) == keep
+
+
+def test_a_create_and_a_resolve_racing_an_import_get_409_and_the_whole_session(
+    settings_and_store: tuple[Settings, Store], agent: str
+) -> None:
+    """The id of a session being imported cannot be taken: a create waits and gets
+    ``Exists``, a resolve waits and gets the imported session, whole."""
+    settings, store = settings_and_store
+    sid = "safe_named_raced"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, store.url, str(settings.data_dir), agent, sid, "hold"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        assert child.stdout.readline().strip() == "midway"
+        outcomes: dict[str, object] = {}
+
+        def create() -> None:
+            try:
+                outcomes["create"] = store.create_session(agent, sid, "safe", "named")
+            except Exists as exc:
+                outcomes["create"] = exc
+
+        def resolve() -> None:
+            outcomes["resolve"] = store.open_session(agent, sid, "safe", "named", create=True)
+
+        racers = [threading.Thread(target=create), threading.Thread(target=resolve)]
+        for racer in racers:
+            racer.start()
+        time.sleep(0.3)  # most often both now wait on the import; either order must hold
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.wait(60) == 0
+        for racer in racers:
+            racer.join(60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdin.close()
+        child.stdout.close()
+    assert isinstance(outcomes["create"], Exists)
+    record, created = outcomes["resolve"]  # type: ignore[misc]
+    assert record.id == sid and created is False
+    files = store.view(VolumeKey(agent, sid, "files"), _files)
+    assert files == {"/a.txt": b"alpha", "/deep/big.bin": BIG, "/ro.txt": b"read only"}
