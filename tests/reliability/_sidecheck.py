@@ -142,8 +142,7 @@ def _imports(
         return None, False
     found = observe(client, f"{agent_url}/sessions/{doubt}/fs", "/")
     if found != template:
-        # Known bug (docs/RELIABILITY.md): import writes the session and each volume in
-        # separate transactions, so a kill between them leaves a partial session.
+        # An import is one store transaction (issue 10): test_crash fails on any of these.
         w.torn_imports.append(f"{doubt}: {len(found)} of {len(template)} files")
         return None, False
     w.imports.append(doubt)

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.retention.clear_dead_dirs()
         retention = asyncio.create_task(run_periodically(app.state.retention, settings))
         async with AsyncExitStack() as hooks:
             for hook in app.state.lifespan_hooks:

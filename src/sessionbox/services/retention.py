@@ -144,6 +144,17 @@ class RetentionService:
         removed, freed = self.store.gc_sweep(datetime.now(UTC) - grace)
         return GcReport(marked=marked, removed=removed, bytes_freed=freed)
 
+    async def clear_dead_dirs(self) -> None:
+        """At start-up: remove what a crash left of sessions that never were (or no longer
+        are), such as an interrupted import's directories. A store away is only logged."""
+        try:
+            removed = await run_in_threadpool(self.store.clear_dead_dirs)
+        except SessionboxError as exc:
+            log.warning("clearing dead session directories failed: %s", exc)
+            return
+        if removed:
+            log.info("removed the directories of %d dead session(s)", removed)
+
     def scheduled(self) -> tuple[PruneReport, GcReport]:
         """One round of what the server runs on its schedule."""
         s = self.settings

@@ -8,9 +8,9 @@
     applets/<slug>/...                meta.json content.html script.js style.css state.json
                                       versions/<n>.json
 
-Import validates the whole archive before it writes anything, then writes each
-volume in one transaction; if any write fails, the sessions it created are
-deleted again, so an import is all-or-nothing.
+Import validates the whole archive before it writes anything, then creates the
+sessions and writes every volume in one store transaction
+(``Store.create_sessions``): all of it or none, after a failure or a crash.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import base64
 import binascii
 import builtins
 import contextlib
+import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -31,6 +32,7 @@ from sessionbox.errors import (
     ArchiveInvalid,
     Exists,
     InvalidInput,
+    NotADirectory,
     NotFound,
     SessionboxError,
     SessionNotFound,
@@ -44,11 +46,13 @@ from sessionbox.services.files import guess_type
 from sessionbox.store.base import (
     Content,
     Entry,
+    NewSession,
     Store,
     VolumeKey,
     VolumeKind,
     VolumeReader,
     VolumeWriter,
+    WriteMode,
 )
 
 _SESSION_PARTS: dict[str, VolumeKind] = {
@@ -348,30 +352,33 @@ class TransferService:
             except SessionNotFound:
                 continue
             raise Exists(f"session {str(sid)!r} already exists; import it under another id")
-        created: list[str] = []
-        try:
-            for sid in targets:
-                self.store.create_session(agent_id, str(sid), sid.mode, sid.type)
-                created.append(str(sid))
-                session = plan.sessions[str(sid)]
-                for kind, files in session.files.items():
-                    volume = VolumeKey(agent_id, str(sid), kind)
-                    self.store.update(
-                        volume,
-                        lambda vol, f=files, k=kind: _write_volume(vol, f, k),  # type: ignore[misc]
-                    )
-                manifest = session.manifest or {}
-                outputs = VolumeKey(agent_id, str(sid), "outputs")
-                self.store.update(outputs, lambda vol, m=manifest: _finish_outputs(vol, m))  # type: ignore[misc]
-            added, skipped = self.store.update(
-                VolumeKey(agent_id, None, "applets"), lambda vol: _write_applets(vol, plan.applets)
-            )
-        except BaseException:
-            for sid_text in created:
-                with contextlib.suppress(SessionboxError):
-                    self.store.delete_session(agent_id, sid_text)
-            raise
-        return ImportReport(created, added, skipped)
+        sessions = [NewSession(str(sid), sid.mode, sid.type) for sid in targets]
+        results = self.store.create_sessions(agent_id, sessions, import_steps(agent_id, plan))
+        added, skipped = results[-1] if plan.applets else ([], [])
+        return ImportReport([s.id for s in sessions], added, skipped)
+
+
+Step = tuple[VolumeKey, Callable[[VolumeWriter], Any]]
+
+
+def import_steps(agent_id: str, plan: Plan) -> list[Step]:
+    """The writes of an import, in order, for one store transaction (the applets last).
+
+    One transaction is what makes an import whole after a crash: the sessions
+    appear with everything in them or not at all.
+    """
+    steps: list[Step] = []
+    for sid, session in plan.sessions.items():
+        for kind, files in session.files.items():
+            if files:
+                write = functools.partial(_write_volume, files=files, kind=kind, mode="create")
+                steps.append((VolumeKey(agent_id, sid, kind), write))
+        finish = functools.partial(_finish_outputs, manifest=session.manifest or {})
+        steps.append((VolumeKey(agent_id, sid, "outputs"), finish))
+    if plan.applets:
+        add = functools.partial(_write_applets, files=plan.applets)
+        steps.append((VolumeKey(agent_id, None, "applets"), add))
+    return steps
 
 
 def _applet_metas(vol: VolumeReader) -> dict[str, Any]:
@@ -392,9 +399,14 @@ def _bytes_item(name: str, data: bytes) -> OutItem:
 
 
 def _write_volume(
-    vol: VolumeWriter, files: dict[VPath, tuple[bytes | None, bool]], kind: VolumeKind
+    vol: VolumeWriter,
+    files: dict[VPath, tuple[bytes | None, bool]],
+    kind: VolumeKind,
+    mode: WriteMode,
 ) -> None:
-    for path in sorted(files):
+    # An applet's meta.json goes last: an applet without one does not exist, so on a
+    # directory store (where each file lands on disk at once) none shows half-written.
+    for path in sorted(files, key=lambda p: (_is_applet_meta(p), p)):
         data, readonly = files[path]
         if data is None:
             vol.mkdir(path, exist_ok=True)
@@ -403,10 +415,14 @@ def _write_volume(
         vol.write(
             path,
             content,
-            mode="create",
+            mode=mode,
             readonly=readonly and kind == "files",
             content_type=guess_type(path, content),
         )
+
+
+def _is_applet_meta(path: VPath) -> bool:
+    return path.count("/") == 2 and path.endswith("/meta.json")
 
 
 def _finish_outputs(vol: VolumeWriter, manifest: dict[str, Any]) -> None:
@@ -423,16 +439,21 @@ def _finish_outputs(vol: VolumeWriter, manifest: dict[str, Any]) -> None:
 def _write_applets(
     vol: VolumeWriter, files: dict[VPath, tuple[bytes | None, bool]]
 ) -> tuple[list[str], list[str]]:
-    """Add the archive's applets; one the agent already has is kept, not overwritten."""
+    """Add the archive's applets; one the agent already has is kept, not overwritten.
+
+    A slug without ``meta.json`` is no applet (what a crash can leave of one on a
+    directory store), so it is written over.
+    """
     slugs = sorted({p.split("/")[1] for p in files})
     added, skipped = [], []
     for slug in slugs:
         try:
-            vol.stat(VPath(f"/{slug}"))
-        except (NotFound, AppletNotFound):
+            vol.stat(VPath(f"/{slug}/meta.json"))
+        except (NotFound, AppletNotFound, NotADirectory):
             added.append(slug)
             continue
         skipped.append(slug)
     wanted = set(added)
-    _write_volume(vol, {p: v for p, v in files.items() if p.split("/")[1] in wanted}, "applets")
+    chosen = {p: v for p, v in files.items() if p.split("/")[1] in wanted}
+    _write_volume(vol, chosen, "applets", "upsert")
     return added, skipped

@@ -36,6 +36,8 @@ class Dialect:
     # rows so held. SQLite has one writer at a time and needs neither.
     for_key_share = ""
     skip_locked = ""
+    # Holds off session inserts until the transaction ends (SQLite: it is the one writer).
+    hold_sessions = ""
 
     def sql(self, text: str) -> str:
         return text
@@ -82,6 +84,7 @@ class PostgresDialect(Dialect):
     for_update = " FOR UPDATE"
     for_key_share = " FOR KEY SHARE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    hold_sessions = "LOCK TABLE sessions IN SHARE MODE"
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")

@@ -7,15 +7,24 @@ or in ``_volume.py``, written once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound, Unavailable
-from sessionbox.ids import Mode, SessionType
+from sessionbox.errors import (
+    Exists,
+    InvalidInput,
+    NotFound,
+    SessionboxError,
+    SessionNotFound,
+    TokenNotFound,
+    Unavailable,
+)
+from sessionbox.ids import Mode, SessionType, parse_session_id, validate_agent_id
 from sessionbox.paths import ROOT, VPath
 from sessionbox.store import _invariants, _safefs
 from sessionbox.store._changes import ChangeFeed, Recorder
@@ -30,6 +39,7 @@ from sessionbox.store.base import (
     Change,
     Entry,
     Limits,
+    NewSession,
     SessionRecord,
     TokenRecord,
     Usage,
@@ -211,41 +221,50 @@ class SqlStore(ChangeFeed):
         with _safefs.volume_lock(*place, shared=True):
             return self._read_tx(run)
 
+    def _apply(
+        self, conn: Any, volume: VolumeKey, fn: Callable[[VolumeWriter], T]
+    ) -> tuple[T, list[Change]]:
+        """``fn`` on ``volume`` in the caller's write transaction: one ``update``, or one
+        step of ``create_sessions`` (so quota counters are settled before the next)."""
+        place = self._place(volume)
+        vid, usage = self._locate(conn, volume, lock=True)
+        if place is not None:
+            # The session's row locks (taken by _locate) serialise writers of the
+            # directory too; its usage is counted on disk, never in the counters.
+            disk = DirVolume(
+                DirMeta(conn, self.dialect, vid),
+                place,
+                kind=volume.kind,
+                usage=usage,
+                owner_places=self._owner_places(volume),
+                limits=self.limits,
+            )
+            recorder = Recorder(disk, volume)
+            result = fn(recorder)
+            disk.save_usage()
+        else:
+            vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
+            recorder = Recorder(vol, volume)
+            result = fn(recorder)
+            grown_bytes, grown_entries = vol.pending_usage()
+            if grown_bytes or grown_entries:
+                conn.execute(
+                    self.dialect.sql(
+                        "UPDATE volumes SET bytes_used = bytes_used + ?, "
+                        "entry_count = entry_count + ? WHERE id = ?"
+                    ),
+                    (grown_bytes, grown_entries, vid),
+                )
+        self._announce(conn, recorder.changes)
+        return result, recorder.changes
+
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         place = self._place(volume)
         announced: list[Change] = []
 
         def run(conn: Any) -> T:
-            vid, usage = self._locate(conn, volume, lock=True)
-            if place is not None:
-                # The session's row locks (taken by _locate) serialise writers of the
-                # directory too; its usage is counted on disk, never in the counters.
-                disk = DirVolume(
-                    DirMeta(conn, self.dialect, vid),
-                    place,
-                    kind=volume.kind,
-                    usage=usage,
-                    owner_places=self._owner_places(volume),
-                    limits=self.limits,
-                )
-                recorder = Recorder(disk, volume)
-                result = fn(recorder)
-                disk.save_usage()
-            else:
-                vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
-                recorder = Recorder(vol, volume)
-                result = fn(recorder)
-                grown_bytes, grown_entries = vol.pending_usage()
-                if grown_bytes or grown_entries:
-                    conn.execute(
-                        self.dialect.sql(
-                            "UPDATE volumes SET bytes_used = bytes_used + ?, "
-                            "entry_count = entry_count + ? WHERE id = ?"
-                        ),
-                        (grown_bytes, grown_entries, vid),
-                    )
-            self._announce(conn, recorder.changes)
-            announced[:] = recorder.changes  # only the attempt that committed counts
+            result, changes = self._apply(conn, volume, fn)
+            announced[:] = changes  # only the attempt that committed counts
             return result
 
         if place is None:
@@ -320,6 +339,51 @@ class SqlStore(ChangeFeed):
             f"{FIRST_CHUNK} WHERE s.agent_id = ? AND s.id = ? AND v.kind = ? "
             "AND (s.expires_at IS NULL OR s.expires_at > ?) AND e.path = ?"
         )
+
+    def create_sessions(
+        self,
+        agent_id: str,
+        sessions: Sequence[NewSession],
+        steps: Sequence[tuple[VolumeKey, Callable[[VolumeWriter], Any]]],
+    ) -> list[Any]:
+        """Sessions and their first content in one transaction (see ``Store``).
+
+        The rows commit with the content or not at all, so a crash leaves nothing
+        visible. On disk, a crash can leave a dead import's directories; with no row
+        they are never read and are cleared before the id is used again. A clean
+        failure clears them here, while the uncommitted rows still hold the ids.
+        """
+        announced: list[Change] = []
+
+        def run(conn: Any) -> list[Any]:
+            made: list[str] = []
+            changes: list[Change] = []
+            try:
+                for new in sessions:
+                    self._insert_session(conn, agent_id, new.id, new.mode, new.type, None)
+                    made.append(new.id)
+                results = []
+                for volume, fn in steps:
+                    if volume.agent_id != agent_id:
+                        raise InvalidInput(f"{volume} is not a volume of agent {agent_id!r}")
+                    result, done = self._apply(conn, volume, fn)
+                    results.append(result)
+                    changes += done
+            except SessionboxError:  # refused while the transaction is alive
+                for session_id in made:
+                    with contextlib.suppress(SessionboxError):
+                        self._forget_dirs(agent_id, session_id)
+                raise
+            announced[:] = changes
+            return results
+
+        places = {place for volume, _ in steps if (place := self._place(volume)) is not None}
+        with contextlib.ExitStack() as locks:
+            for place in sorted(places, key=repr):  # one order: no two importers deadlock
+                locks.enter_context(_safefs.volume_lock(*place, shared=False))
+            results = self._write_tx(run)
+        self._committed(announced)
+        return results
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         place = self._place(volume)
@@ -616,6 +680,57 @@ class SqlStore(ChangeFeed):
             if candidates < batch:
                 return removed, freed
 
+    def clear_dead_dirs(self) -> int:
+        """Remove session directories whose session does not exist; how many went.
+
+        A crash between creating a session's directories and committing its row (a
+        create, an import) or between deleting the row and its directories leaves
+        such debris: never read, but taking space. Inside a write transaction that
+        also holds off new sessions (SQLite: the one writer; PostgreSQL: a SHARE
+        lock on ``sessions``), so no session being created loses its directories.
+        """
+        if (self.dir_root is None and self.scopes_dir is None) or not self._session_dirs():
+            return 0  # the usual case costs no write transaction (nor a table lock)
+        d = self.dialect
+
+        def run(conn: Any) -> list[tuple[str, str]]:
+            if d.hold_sessions:
+                conn.execute(d.hold_sessions)
+            dead = []
+            for agent_id, session_ids in self._session_dirs().items():
+                rows = conn.execute(
+                    d.sql("SELECT id FROM sessions WHERE agent_id = ?"), (agent_id,)
+                ).fetchall()
+                live = {row[0] for row in rows}
+                dead += [(agent_id, sid) for sid in session_ids if sid not in live]
+            for agent_id, sid in dead:
+                self._forget_dirs(agent_id, sid)
+            return dead
+
+        return len(self._write_tx(run))
+
+    def _session_dirs(self) -> dict[str, list[str]]:
+        """Session directories on disk by agent: real directories with valid names only."""
+        below: tuple[str, ...] = ()
+        if self.dir_root is not None:
+            top, below = self.dir_root / "agents", ("sessions",)
+        else:
+            assert self.scopes_dir is not None
+            top = self.scopes_dir
+        found: dict[str, list[str]] = {}
+        with _safefs.os_errors("the session directories"):
+            for agent in _subdirs(top):
+                with contextlib.suppress(SessionboxError):
+                    validate_agent_id(agent)
+                    ids = [
+                        sid
+                        for sid in _subdirs(top.joinpath(agent, *below))
+                        if _is_session_id(sid) and (self.dir_root is not None or _is_unsafe(sid))
+                    ]
+                    if ids:
+                        found[agent] = ids
+        return found
+
     # -- resolve -------------------------------------------------------------------
 
     def open_session(
@@ -727,3 +842,19 @@ class SqlStore(ChangeFeed):
 def _is_unsafe(session_id: str | None) -> bool:
     """Decided from the (already validated) id alone, like every mode check."""
     return session_id is not None and session_id.startswith("unsafe_")
+
+
+def _subdirs(path: Path) -> list[str]:
+    """Names of the real directories (not links) in ``path``; none if it is missing."""
+    try:
+        with os.scandir(path) as found:
+            return [e.name for e in found if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _is_session_id(text: str) -> bool:
+    try:
+        return str(parse_session_id(text)) == text
+    except SessionboxError:
+        return False

@@ -20,7 +20,7 @@ import hashlib
 import io
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +139,15 @@ class SessionRecord:
     @property
     def partition(self) -> str:
         return f"persist:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session ``Store.create_sessions`` makes: its id, mode and type."""
+
+    id: str
+    mode: Mode
+    type: SessionType
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +380,11 @@ class Catalog(Protocol):
         """
         ...
 
+    def clear_dead_dirs(self) -> int:
+        """Remove host directories of sessions that do not exist (left by a crash during
+        a create, an import or a delete); returns how many. The server runs it at start-up."""
+        ...
+
     def open_session(
         self, agent_id: str, session_id: str, mode: Mode, type_: SessionType, *, create: bool
     ) -> tuple[SessionRecord, bool]:
@@ -425,6 +439,22 @@ class Store(Catalog, Protocol):
 
     def read_bytes(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> bytes:
         """``read_file`` without the entry, for callers that want only the content."""
+        ...
+
+    def create_sessions(
+        self,
+        agent_id: str,
+        sessions: Sequence[NewSession],
+        steps: Sequence[tuple[VolumeKey, Callable[[VolumeWriter], Any]]],
+    ) -> list[Any]:
+        """Create ``sessions`` and run each step's function on its volume (one of those
+        sessions' or one of the agent's), all in ONE write transaction; the results in
+        order. ``Exists`` if an id is taken. After a crash the sessions exist with all
+        the steps' changes, or do not exist at all (how an import stays whole)::
+
+            store.create_sessions(a, [NewSession(sid, "safe", "named")],
+                                  [(VolumeKey(a, sid, "files"), write_them)])
+        """
         ...
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
