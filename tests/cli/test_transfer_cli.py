@@ -15,13 +15,16 @@ from sessionbox.errors import ArchiveInvalid
 runner = CliRunner()
 
 
+LOG = "$ make\n" + "ok\n" * 3000  # over INLINE_BYTES: its blob is what gc collects
+
+
 def _fill(url: str) -> None:
     with sessionbox.open(url, settings=Settings(store=url)) as box:
         box.create_session("agent", "safe_named_git")
         session = box.session("agent", "safe_named_git")
         session.files.write("/notes/today.md", "# notes\n")
         session.files.write("/bin.dat", bytes(range(256)))
-        session.outputs.store_output("$ make\nok", {"type": "terminal", "command": "make"})
+        session.outputs.store_output(LOG, {"type": "terminal", "command": "make"})
         box.applets("agent").save("clock", name="Clock", html="<time>", js="tick()")
 
 
@@ -53,7 +56,7 @@ def test_dir_export_import_round_trip(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     base = tree / "sessions" / "safe_named_git"
     assert (base / "files" / "notes" / "today.md").read_text() == "# notes\n"
-    assert (base / "outputs" / "out_1.txt").read_text() == "$ make\nok"
+    assert (base / "outputs" / "out_1.txt").read_text() == LOG
     assert '"command": "make"' in (base / "outputs.json").read_text()
     assert (tree / "applets" / "clock" / "script.js").read_text() == "tick()"
     other = f"sqlite:///{tmp_path / 'b.db'}"
