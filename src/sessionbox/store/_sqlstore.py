@@ -8,6 +8,7 @@ or in ``_volume.py``, written once.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 
 from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound, Unavailable
 from sessionbox.ids import Mode, SessionType
-from sessionbox.store import _invariants, _safefs
+from sessionbox.store import _dirjournal, _invariants, _safefs
 from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import Dialect
 from sessionbox.store._dirmeta import DirMeta
@@ -38,6 +39,7 @@ from sessionbox.store.base import (
 from sessionbox.store.directory import DirVolume
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"
 _TOKEN_COLUMNS = "id, agent_id, mode, session_id, read_only, created_at, expires_at, revoked_at"
 _ACTIVITY_RESOLUTION = timedelta(seconds=60)
@@ -110,6 +112,7 @@ class SqlStore(ChangeFeed):
                 for volume_place in self._owner_places(
                     VolumeKey(agent_id, session_id, "files")
                 ).values():
+                    _dirjournal.forget(*volume_place)
                     _safefs.forget_volume_lock(*volume_place)
 
     # -- provided by subclasses ------------------------------------------------
@@ -203,15 +206,24 @@ class SqlStore(ChangeFeed):
         if place is None:
             return self._read_tx(run)
         with _safefs.volume_lock(*place, shared=True):
+            if not _dirjournal.pending(*place):
+                return self._read_tx(run)
+        # A process died half-way through an update of this volume: undo it first.
+        with _safefs.volume_lock(*place, shared=False):
+            self._recover(place)
             return self._read_tx(run)
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         place = self._place(volume)
         announced: list[Change] = []
+        journal = _dirjournal.Journal(*place) if place is not None else None
 
         def run(conn: Any) -> T:
             vid, usage = self._locate(conn, volume, lock=True)
-            if place is not None:
+            if place is not None and journal is not None:
+                with _safefs.os_errors("the volume's undo journal"):
+                    journal.rollback()  # a retried attempt starts from the disk as it was
+
                 # The session's row locks (taken by _locate) serialise writers of the
                 # directory too; its usage is counted on disk, never in the counters.
                 disk = DirVolume(
@@ -222,9 +234,18 @@ class SqlStore(ChangeFeed):
                     owner_places=self._owner_places(volume),
                     limits=self.limits,
                 )
+                disk.journal = journal
                 recorder = Recorder(disk, volume)
                 result = fn(recorder)
                 disk.save_usage()
+                if journal is not None and journal.active:
+                    conn.execute(  # the commit point of the changes on disk too
+                        self.dialect.sql(
+                            "INSERT INTO dir_commits (volume_id, token) VALUES (?, ?) "
+                            "ON CONFLICT (volume_id) DO UPDATE SET token = excluded.token"
+                        ),
+                        (vid, journal.token),
+                    )
             else:
                 vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
                 recorder = Recorder(vol, volume)
@@ -247,10 +268,49 @@ class SqlStore(ChangeFeed):
         else:
             # Taken before the database's write lock and held past its commit, so readers
             # never see the disk and the sidecar disagree; every path takes this lock first.
+            assert journal is not None
             with _safefs.volume_lock(*place, shared=False):
-                result = self._write_tx(run)
+                self._recover(place)
+                try:
+                    result = self._write_tx(run)
+                except BaseException:
+                    self._settle_failed(journal)
+                    raise
+                # After the database commit: a crash before this line undoes the disk.
+                with _safefs.os_errors("the volume's undo journal"):
+                    journal.commit()
         self._committed(announced)
         return result
+
+    def _committed_token(self, token: str) -> bool:
+        """Whether the update logged under ``token`` reached the database."""
+        sql = self.dialect.sql("SELECT 1 FROM dir_commits WHERE token = ?")
+        return self._read_tx(functools.partial(_fetch_one, sql, (token,))) is not None
+
+    def _settle_failed(self, journal: _dirjournal.Journal) -> None:
+        """Undo a failed update on disk, unless its commit went through after all.
+
+        A COMMIT whose answer was lost (a dropped connection) may have committed.
+        """
+        if not journal.active:
+            return
+        try:
+            done = self._committed_token(journal.token)
+        except Exception:
+            journal.abandon()  # the next access to the volume settles it
+            return
+        with _safefs.os_errors("the volume's undo journal"):
+            if done:
+                journal.commit()
+            else:
+                journal.rollback()
+
+    def _recover(self, place: Place) -> None:
+        """Settle an update of ``place`` that a dead process left (its lock held)."""
+        with _safefs.os_errors("the volume's undo journal"):
+            outcome = _dirjournal.Journal(*place).recover(self._committed_token)
+        if outcome is not None:
+            log.warning("an interrupted update of %s was %s", "/".join(place[1]), outcome)
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
         place = self._place(volume)
