@@ -36,11 +36,11 @@ State = dict[str, Any]
 
 def _snapshots(box: Sessionbox) -> State:
     snaps = box.session(AGENT, SESSION).snapshots
+    history = [item.updated_at for item in snaps.history()]
     try:
         latest = snaps.latest()
     except SnapshotNotFound:
-        return {"latest": None}
-    history = [item.updated_at for item in snaps.history()]
+        return {"latest": None, "history": history}
     return {
         "latest": (latest.updated_at, latest.data),
         "history": history,
