@@ -103,6 +103,7 @@ class SqlStore(ChangeFeed):
                 lock = _safefs.volume_lock_file(base, parts)  # made now, not on first read
                 lock.parent.mkdir(exist_ok=True)
                 lock.touch()
+                _dirjournal.journal_dir(base, parts).mkdir(parents=True, exist_ok=True)
 
     def _forget_dirs(self, agent_id: str, session_id: str) -> None:
         place = self._session_dir(agent_id, session_id)
