@@ -224,7 +224,6 @@ class SqlStore(ChangeFeed):
             if place is not None and journal is not None:
                 with _safefs.os_errors("the volume's undo journal"):
                     journal.rollback()  # a retried attempt starts from the disk as it was
-
                 # The session's row locks (taken by _locate) serialise writers of the
                 # directory too; its usage is counted on disk, never in the counters.
                 disk = DirVolume(
@@ -239,7 +238,7 @@ class SqlStore(ChangeFeed):
                 recorder = Recorder(disk, volume)
                 result = fn(recorder)
                 disk.save_usage()
-                if journal is not None and journal.active:
+                if journal.active:
                     conn.execute(  # the commit point of the changes on disk too
                         self.dialect.sql(
                             "INSERT INTO dir_commits (volume_id, token) VALUES (?, ?) "

@@ -56,8 +56,8 @@ class DirVolume(DirReader):
     """Set by the store for an update: every change on disk is logged here first."""
 
     def _log(self) -> Journal:
-        if self.journal is None:
-            self.journal = Journal(self._base, self._root_parts)
+        if self.journal is None:  # a change outside ``store.update`` would never commit
+            raise Unavailable("a directory volume changed outside a store update")
         return self.journal
 
     # -- writing -------------------------------------------------------------------
