@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.reliability._journal import Writer, drive, observe
 from tests.reliability._server import ServerProcess
@@ -48,7 +47,6 @@ def test_kill_9_loses_no_acknowledged_write(server_store_url: str, tmp_path: Pat
                 w = Writer(base, f"/w{i}", random.Random(rng.random()), side=side, archive=archive)
                 writers.append(w)
         survived = 0
-        is_dir = server_store_url.startswith("dir:")
         for kill in range(KILLS):
             stop = threading.Event()
             clients = [httpx.Client(base_url=server.url, timeout=30) for _ in writers]
@@ -73,11 +71,6 @@ def test_kill_9_loses_no_acknowledged_write(server_store_url: str, tmp_path: Pat
             with httpx.Client(base_url=server.url, timeout=30) as client:
                 for w in writers:
                     problem = settle(w, client, template)
-                    if problem and "latest snapshot None" in problem and is_dir:
-                        pytest.xfail(
-                            "known bug, not fixed: a snapshot rotation on a directory store "
-                            f"is not crash-atomic (seed {seed}, kill {kill}): {problem}"
-                        )
                     assert problem is None, f"seed {seed}, kill {kill}:\n{problem}"
         acknowledged = sum(w.acknowledged for w in writers)
         applied = sum(w.doubts["applied"] for w in writers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from sessionbox.errors import (
 )
 from sessionbox.ids import Mode, SessionType, parse_session_id, validate_agent_id
 from sessionbox.paths import ROOT, VPath
-from sessionbox.store import _invariants, _safefs
+from sessionbox.store import _dirjournal, _invariants, _safefs
 from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
 from sessionbox.store._dirmeta import DirMeta
@@ -50,6 +51,7 @@ from sessionbox.store.base import (
 from sessionbox.store.directory import DirVolume
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"
 _TOKEN_COLUMNS = "id, agent_id, mode, session_id, read_only, created_at, expires_at, revoked_at"
 _ACTIVITY_RESOLUTION = timedelta(seconds=60)
@@ -113,6 +115,7 @@ class SqlStore(ChangeFeed):
                 lock = _safefs.volume_lock_file(base, parts)  # made now, not on first read
                 lock.parent.mkdir(exist_ok=True)
                 lock.touch()
+                _dirjournal.journal_dir(base, parts).mkdir(parents=True, exist_ok=True)
 
     def _forget_dirs(self, agent_id: str, session_id: str) -> None:
         place = self._session_dir(agent_id, session_id)
@@ -122,6 +125,7 @@ class SqlStore(ChangeFeed):
                 for volume_place in self._owner_places(
                     VolumeKey(agent_id, session_id, "files")
                 ).values():
+                    _dirjournal.forget(*volume_place)
                     _safefs.forget_volume_lock(*volume_place)
 
     # -- provided by subclasses ------------------------------------------------
@@ -219,16 +223,27 @@ class SqlStore(ChangeFeed):
         if place is None:
             return self._read_tx(run)
         with _safefs.volume_lock(*place, shared=True):
+            if not _dirjournal.pending(*place):
+                return self._read_tx(run)
+        # A process died half-way through an update of this volume: undo it first.
+        with _safefs.volume_lock(*place, shared=False):
+            self._recover(place)
             return self._read_tx(run)
 
     def _apply(
-        self, conn: Any, volume: VolumeKey, fn: Callable[[VolumeWriter], T]
+        self,
+        conn: Any,
+        volume: VolumeKey,
+        fn: Callable[[VolumeWriter], T],
+        journals: dict[Place, _dirjournal.Journal],
     ) -> tuple[T, list[Change]]:
         """``fn`` on ``volume`` in the caller's write transaction: one ``update``, or one
-        step of ``create_sessions`` (so quota counters are settled before the next)."""
+        step of ``create_sessions`` (so quota counters are settled before the next).
+        A directory volume logs its changes in its journal from ``journals``."""
         place = self._place(volume)
         vid, usage = self._locate(conn, volume, lock=True)
         if place is not None:
+            journal = journals[place]
             # The session's row locks (taken by _locate) serialise writers of the
             # directory too; its usage is counted on disk, never in the counters.
             disk = DirVolume(
@@ -239,9 +254,18 @@ class SqlStore(ChangeFeed):
                 owner_places=self._owner_places(volume),
                 limits=self.limits,
             )
+            disk.journal = journal
             recorder = Recorder(disk, volume)
             result = fn(recorder)
             disk.save_usage()
+            if journal.active:
+                conn.execute(  # the commit point of the changes on disk too
+                    self.dialect.sql(
+                        "INSERT INTO dir_commits (volume_id, token) VALUES (?, ?) "
+                        "ON CONFLICT (volume_id) DO UPDATE SET token = excluded.token"
+                    ),
+                    (vid, journal.token),
+                )
         else:
             vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
             recorder = Recorder(vol, volume)
@@ -259,23 +283,85 @@ class SqlStore(ChangeFeed):
         return result, recorder.changes
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
-        place = self._place(volume)
         announced: list[Change] = []
 
-        def run(conn: Any) -> T:
-            result, changes = self._apply(conn, volume, fn)
+        def run(conn: Any, journals: dict[Place, _dirjournal.Journal]) -> T:
+            result, changes = self._apply(conn, volume, fn, journals)
             announced[:] = changes  # only the attempt that committed counts
             return result
 
-        if place is None:
-            result = self._write_tx(run)
-        else:
-            # Taken before the database's write lock and held past its commit, so readers
-            # never see the disk and the sidecar disagree; every path takes this lock first.
-            with _safefs.volume_lock(*place, shared=False):
-                result = self._write_tx(run)
+        result = self._journaled_write([volume], run)
         self._committed(announced)
         return result
+
+    def _journaled_write(
+        self,
+        volumes: Sequence[VolumeKey],
+        run: Callable[[Any, dict[Place, _dirjournal.Journal]], T],
+    ) -> T:
+        """One write transaction over ``volumes``; the directory-backed ones get an undo
+        journal each, so their disk changes commit or roll back with the database.
+
+        Their locks are taken before the database's write lock, in one order (no two
+        writers deadlock), and held past the commit, so readers never see the disk and
+        the sidecar disagree; every path takes them first.
+        """
+        places = {place for volume in volumes if (place := self._place(volume)) is not None}
+        if not places:
+            return self._write_tx(lambda conn: run(conn, {}))
+        journals = {place: _dirjournal.Journal(*place) for place in places}
+
+        def attempt(conn: Any) -> T:
+            with _safefs.os_errors("the volume's undo journal"):
+                for journal in journals.values():
+                    journal.rollback()  # a retried attempt starts from the disk as it was
+            return run(conn, journals)
+
+        with contextlib.ExitStack() as locks:
+            for place in sorted(places, key=repr):
+                locks.enter_context(_safefs.volume_lock(*place, shared=False))
+                self._recover(place)
+            try:
+                result = self._write_tx(attempt)
+            except BaseException:
+                for journal in journals.values():
+                    self._settle_failed(journal)
+                raise
+            # After the database commit: a crash before this line undoes the disk.
+            with _safefs.os_errors("the volume's undo journal"):
+                for journal in journals.values():
+                    journal.commit()
+        return result
+
+    def _committed_token(self, token: str) -> bool:
+        """Whether the update logged under ``token`` reached the database."""
+        sql = self.dialect.sql("SELECT 1 FROM dir_commits WHERE token = ?")
+        return self._read_tx(functools.partial(_fetch_one, sql, (token,))) is not None
+
+    def _settle_failed(self, journal: _dirjournal.Journal) -> None:
+        """Undo a failed update on disk, unless its commit went through after all.
+
+        A COMMIT whose answer was lost (a dropped connection) may have committed.
+        """
+        if not journal.active:
+            return
+        try:
+            done = self._committed_token(journal.token)
+        except Exception:
+            journal.abandon()  # the next access to the volume settles it
+            return
+        with _safefs.os_errors("the volume's undo journal"):
+            if done:
+                journal.commit()
+            else:
+                journal.rollback()
+
+    def _recover(self, place: Place) -> None:
+        """Settle an update of ``place`` that a dead process left (its lock held)."""
+        with _safefs.os_errors("the volume's undo journal"):
+            outcome = _dirjournal.Journal(*place).recover(self._committed_token)
+        if outcome is not None:
+            log.warning("an interrupted update of %s was %s", "/".join(place[1]), outcome)
 
     def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         """One row from one statement: a statement is its own consistent snapshot."""
@@ -355,7 +441,7 @@ class SqlStore(ChangeFeed):
         """
         announced: list[Change] = []
 
-        def run(conn: Any) -> list[Any]:
+        def run(conn: Any, journals: dict[Place, _dirjournal.Journal]) -> list[Any]:
             made: list[str] = []
             changes: list[Change] = []
             try:
@@ -366,7 +452,7 @@ class SqlStore(ChangeFeed):
                 for volume, fn in steps:
                     if volume.agent_id != agent_id:
                         raise InvalidInput(f"{volume} is not a volume of agent {agent_id!r}")
-                    result, done = self._apply(conn, volume, fn)
+                    result, done = self._apply(conn, volume, fn, journals)
                     results.append(result)
                     changes += done
             except SessionboxError:  # refused while the transaction is alive
@@ -377,11 +463,7 @@ class SqlStore(ChangeFeed):
             announced[:] = changes
             return results
 
-        places = {place for volume, _ in steps if (place := self._place(volume)) is not None}
-        with contextlib.ExitStack() as locks:
-            for place in sorted(places, key=repr):  # one order: no two importers deadlock
-                locks.enter_context(_safefs.volume_lock(*place, shared=False))
-            results = self._write_tx(run)
+        results = self._journaled_write([volume for volume, _ in steps], run)
         self._committed(announced)
         return results
 

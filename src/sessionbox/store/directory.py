@@ -9,7 +9,10 @@ plain file cannot carry lives in the sidecar (``_dirmeta``); files changed by
 native tools are seen as they are on disk. Path safety is ``_safefs``'s.
 
 Every check runs before the first change on disk, so a refused operation has
-no effect; the changes themselves are single renames where the OS allows.
+no effect; the changes themselves are single renames where the OS allows, and
+each is logged first in the update's undo journal (``_dirjournal``), so an
+update of several steps (a snapshot rotation, a move over a target, a tree
+copy) is undone whole if it fails or the process dies part-way.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sessionbox.errors import (
 from sessionbox.ids import uuid7
 from sessionbox.paths import ROOT, VPath
 from sessionbox.store import _safefs as sfs
+from sessionbox.store._dirjournal import Journal
 from sessionbox.store._dirmeta import MetaRow
 from sessionbox.store._dirread import Census, DirReader, census, segments, stamp_of, visible
 from sessionbox.store._volume import check_if_match, root_entry
@@ -47,6 +51,14 @@ from sessionbox.store.base import Content, Entry, Usage, WriteMode
 
 class DirVolume(DirReader):
     """One directory-backed volume inside one store transaction: reads and changes."""
+
+    journal: Journal | None = None
+    """Set by the store for an update: every change on disk is logged here first."""
+
+    def _log(self) -> Journal:
+        if self.journal is None:  # a change outside ``store.update`` would never commit
+            raise Unavailable("a directory volume changed outside a store update")
+        return self.journal
 
     # -- writing -------------------------------------------------------------------
 
@@ -109,6 +121,8 @@ class DirVolume(DirReader):
         """Create the missing ancestors of ``slot.path``; the parent's fd (owned by ``slot``)."""
         above = segments(slot.path)[:-1]
         at = VPath("/" + "/".join(above[: len(above) - len(slot.missing)]))
+        if slot.missing:
+            self._log().created(above[: len(above) - len(slot.missing) + 1])
         for name in slot.missing:
             at = paths.join(at, name)
             os.mkdir(name, 0o777, dir_fd=slot.fd)
@@ -151,6 +165,7 @@ class DirVolume(DirReader):
                     raise NotADirectory(f"{slot.blocked} is a file, not a directory")
                 self._grow(content.size, len(slot.missing) + 1)
                 fd = self._make_parents(slot)
+                self._log().created(segments(path))
                 mtime = sfs.atomic_write(fd, slot.name, content.chunks(), readonly=bool(readonly))
                 entry = self._entry_for(path, content, readonly, content_type, meta, None)
                 self._record(fd, slot.name, entry, mtime)
@@ -164,6 +179,7 @@ class DirVolume(DirReader):
                 raise ReadOnly(f"{path} is read-only; clear is_readonly before changing it")
             self._grow(content.size - existing.size_bytes, 0)
             perms = stat.S_IMODE(os.stat(slot.name, dir_fd=slot.fd, follow_symlinks=False).st_mode)
+            self._log().keep(slot.fd, slot.name, segments(path), link=True)
             mtime = sfs.atomic_write(
                 slot.fd, slot.name, content.chunks(), readonly=bool(readonly), perms=perms
             )
@@ -209,6 +225,7 @@ class DirVolume(DirReader):
                 raise NotADirectory(f"{slot.blocked} is a file, not a directory")
             self._grow(0, len(slot.missing) + 1)
             fd = self._make_parents(slot)
+            self._log().created(segments(path))
             os.mkdir(slot.name, 0o777, dir_fd=fd)
             st = sfs.lstat_at(fd, slot.name)
             if st is None:
@@ -233,6 +250,8 @@ class DirVolume(DirReader):
         try:
             with sfs.os_errors(path):
                 if readonly is not None and not entry.is_directory:
+                    old = stat.S_IMODE(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+                    self._log().mode(segments(path), old)
                     sfs.set_readonly(fd, name, readonly)
                 changed = replace(
                     entry,
@@ -277,7 +296,7 @@ class DirVolume(DirReader):
                 if tree.sensitive:
                     raise PathForbidden(f"{path} holds sensitive files; they are never removed")
                 self._grow(-tree.bytes, -tree.entries)
-                sfs.remove(fd, name)
+                self._log().keep(fd, name, segments(path), link=False)
                 self._meta.drop(path)
                 return tree.entries
         finally:
@@ -297,7 +316,7 @@ class DirVolume(DirReader):
                 if if_match not in (None, "*"):
                     raise PreconditionFailed(f"{path} has no ETag: it is not a regular file")
                 self._grow(-st.st_size if stat.S_ISREG(st.st_mode) else 0, -1)
-                os.unlink(parts[-1], dir_fd=fd)
+                self._log().keep(fd, parts[-1], parts, link=False)
                 self._meta.drop(path)
                 return True
             finally:
@@ -335,7 +354,7 @@ class DirVolume(DirReader):
     def _clear(self, slot: _Slot) -> int:
         """Make room at a claimed target; the parent directory's fd (owned by ``slot``)."""
         if slot.existing is not None:
-            sfs.remove(slot.fd, slot.name)
+            self._log().keep(slot.fd, slot.name, segments(slot.path), link=False)
             self._meta.drop(slot.path)
             return slot.fd
         return self._make_parents(slot)
@@ -355,6 +374,7 @@ class DirVolume(DirReader):
                     raise PathForbidden(f"{src} holds sensitive files; they are never moved")
                 with self._claim(entry, dst, overwrite, Usage(0, 0)) as slot:
                     dst_fd = self._clear(slot)
+                    self._log().moved(segments(src), segments(dst))
                     os.rename(src_name, slot.name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
                     os.fsync(dst_fd)
                     self._meta.rename(src, dst)
@@ -380,6 +400,7 @@ class DirVolume(DirReader):
         size = Usage(sum(e.size_bytes for e in tree), len(tree))
         with sfs.os_errors(dst), self._claim(entry, dst, overwrite, size) as slot:
             self._clear(slot)
+            self._log().created(segments(dst))
         with sfs.os_errors(dst):
             for item in tree:
                 self._copy_one(item, paths.rebase(item.path, src, dst))
