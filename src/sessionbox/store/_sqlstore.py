@@ -324,8 +324,10 @@ class SqlStore(ChangeFeed):
             try:
                 result = self._write_tx(attempt)
             except BaseException:
-                for journal in journals.values():
-                    self._settle_failed(journal)
+                for place, journal in journals.items():
+                    # A failed import has already removed its new sessions' volumes.
+                    if _dirjournal.journal_dir(*place).is_dir():
+                        self._settle_failed(journal)
                 raise
             # After the database commit: a crash before this line undoes the disk.
             with _safefs.os_errors("the volume's undo journal"):
