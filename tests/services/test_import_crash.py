@@ -217,7 +217,8 @@ def test_clearing_dead_dirs_keeps_live_sessions_and_foreign_names(
     (ghost / "left.txt").write_bytes(b"debris")
     foreign = ghost.parent.parent / "not a session"
     foreign.mkdir()
-    assert store.clear_dead_dirs() == 1
+    # >= 1: on the run-wide PostgreSQL store other tests' dead directories may be swept too.
+    assert store.clear_dead_dirs() >= 1
     assert not ghost.exists() and foreign.exists()
     for sid in ("unsafe_named_live", "safe_named_live"):
         assert store.view(VolumeKey(agent, sid, "files"), _files) == keep
