@@ -38,7 +38,7 @@ bench: .venv/.synced
 reliability: .venv/.synced
 	SESSIONBOX_CRASH_KILLS=50 SESSIONBOX_FUZZ_SECONDS=60 SESSIONBOX_FUZZ_EXAMPLES=200 \
 	SESSIONBOX_FUZZ_STATEFUL=200 SESSIONBOX_PG_RESTARTS=3 \
-		.venv/bin/pytest -n 2 -s tests/reliability tests/fuzz
+		.venv/bin/pytest -n 2 -s --timeout=2700 tests/reliability tests/fuzz
 
 load: .venv/.synced
 	for store in sqlite postgres; do .venv/bin/python bench/load.py --store $$store; done
