@@ -442,7 +442,10 @@ def read_range(place: Place, entry: Entry, start: int, end: int) -> Iterator[byt
     parts = segments(entry.path)
     if sfs.is_sensitive(parts):
         raise PathForbidden(f"{entry.path} is a sensitive name; it is never read")
-    with sfs.os_errors(entry.path):
+    # Opened under the volume's shared lock: mid-update, a file about to be replaced is
+    # hard-linked into the undo journal, and a reader must not take that for a foreign link.
+    # The descriptor then reads that version, whatever is renamed over the path later.
+    with sfs.volume_lock(base, root, shared=True), sfs.os_errors(entry.path):
         parent = sfs.open_root(base, [*root, *parts[:-1]], create=False)
         if parent is None:
             raise Unavailable(f"{entry.path} disappeared while it was being read")

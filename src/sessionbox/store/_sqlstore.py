@@ -383,7 +383,15 @@ class SqlStore(ChangeFeed):
 
     def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, bytes | None]:
         if self._place(volume) is not None:
-            return self.view(volume, lambda v: v.stat(path)), None
+            # A small file is read whole under the same lock as its stat, so a writer
+            # replacing it in between cannot make the stream fail or disagree.
+            def small_whole(v: VolumeReader) -> tuple[Entry, bytes | None]:
+                entry = v.stat(path)
+                if entry.is_directory or entry.size_bytes > INLINE_BYTES:
+                    return entry, None
+                return v.read(path, max_bytes=INLINE_BYTES)
+
+            return self.view(volume, small_whole)
 
         def run(conn: Any) -> tuple[Entry, bytes | None]:
             if volume.session_id is not None:
