@@ -179,7 +179,7 @@ class SqlVolume:
         return self._walk(path, "all" if with_content else "inline")
 
     def _walk(
-        self, path: VPath, content: Literal["all", "inline", "none"]
+        self, path: VPath, content: Literal["all", "inline"]
     ) -> Iterator[tuple[Entry, bytes | None]]:
         """The subtree in path order; ``inline`` gives only bytes kept in the entry rows."""
         with_content = content == "all"
@@ -193,12 +193,11 @@ class SqlVolume:
         low, high = paths.subtree_bounds(path)
         # Small files come with the listing; large ones are fetched one at a
         # time, so a batch never holds more than _WALK_BATCH x _WALK_INLINE_BYTES.
-        content_col = {
-            "all": f", CASE WHEN e.size_bytes <= {_WALK_INLINE_BYTES} THEN {FIRST_BYTES} END",
-            "inline": ", e.inline_data",
-            "none": ", NULL",
-        }[content]
-        join = FIRST_CHUNK if with_content else ""
+        if with_content:
+            content_col = f", CASE WHEN e.size_bytes <= {_WALK_INLINE_BYTES} THEN {FIRST_BYTES} END"
+            join = FIRST_CHUNK
+        else:
+            content_col, join = ", e.inline_data", ""
         while True:
             rows = self._q(
                 f"SELECT {ENTRY_COLUMNS}{content_col} FROM entries e{join} "
