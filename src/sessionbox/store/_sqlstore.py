@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"
 _TOKEN_COLUMNS = "id, agent_id, mode, session_id, read_only, created_at, expires_at, revoked_at"
 _ACTIVITY_RESOLUTION = timedelta(seconds=60)
+# A blob no file needs: files kept inline hold its hash, not a reference to it.
+_UNREFERENCED = (
+    "NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_hash = blobs.hash AND e.inline_data IS NULL)"
+)
 _NO_VOLUME = -1  # an agent volume nobody has written yet: reads see it empty
 
 
@@ -204,6 +208,12 @@ class SqlStore(ChangeFeed):
         if row is None:
             raise SessionNotFound(f"no session {volume.session_id!r} for agent {volume.agent_id!r}")
         return int(row[0])
+
+    def _reader_vid(self, conn: Any, volume: VolumeKey) -> int:
+        """A SQL-held volume's id for a reader (an agent volume nobody wrote is empty)."""
+        if volume.session_id is not None:
+            return self._find(conn, volume)
+        return self._locate(conn, volume, lock=False)[0]
 
     def view(self, volume: VolumeKey, fn: Callable[[VolumeReader], T]) -> T:
         place = self._place(volume)
@@ -394,11 +404,7 @@ class SqlStore(ChangeFeed):
             return self.view(volume, small_whole)
 
         def run(conn: Any) -> tuple[Entry, bytes | None]:
-            if volume.session_id is not None:
-                vid = self._find(conn, volume)
-            else:
-                vid = self._locate(conn, volume, lock=False)[0]
-            return SqlVolume(conn, self.dialect, vid).stat_inline(path)
+            return SqlVolume(conn, self.dialect, self._reader_vid(conn, volume)).stat_inline(path)
 
         return self._read_tx(run)
 
@@ -500,15 +506,11 @@ class SqlStore(ChangeFeed):
 
     def _inline_bytes(self, volume: VolumeKey, entry: Entry, conn: Any) -> bytes | None:
         """A small file's bytes from its row, if the row still holds the content ``entry`` saw."""
-        if volume.session_id is not None:
-            vid = self._find(conn, volume)
-        else:
-            vid = self._locate(conn, volume, lock=False)[0]
         row = conn.execute(
             self.dialect.sql(
                 "SELECT inline_data FROM entries WHERE volume_id = ? AND path = ? AND blob_hash = ?"
             ),
-            (vid, entry.path, entry.content_hash),
+            (self._reader_vid(conn, volume), entry.path, entry.content_hash),
         ).fetchone()
         return bytes(row[0]) if row is not None and row[0] is not None else None
 
@@ -724,9 +726,8 @@ class SqlStore(ChangeFeed):
         def run(conn: Any) -> int:
             cur = conn.execute(
                 d.sql(
-                    "UPDATE blobs SET orphaned_at = ? WHERE orphaned_at IS NULL AND NOT EXISTS "
-                    "(SELECT 1 FROM entries e "
-                    "WHERE e.blob_hash = blobs.hash AND e.inline_data IS NULL)"
+                    "UPDATE blobs SET orphaned_at = ? "
+                    f"WHERE orphaned_at IS NULL AND {_UNREFERENCED}"
                 ),
                 (d.ts(datetime.now(UTC)),),
             )
@@ -736,16 +737,12 @@ class SqlStore(ChangeFeed):
 
     def gc_sweep(self, marked_before: datetime, *, batch: int = 500) -> tuple[int, int]:
         d = self.dialect
-        unreferenced = (
-            "NOT EXISTS (SELECT 1 FROM entries e "
-            "WHERE e.blob_hash = blobs.hash AND e.inline_data IS NULL)"
-        )
 
         def run(conn: Any) -> tuple[int, int, int]:
             rows = conn.execute(
                 d.sql(
                     "SELECT hash FROM blobs WHERE orphaned_at IS NOT NULL AND orphaned_at <= ? "
-                    f"AND {unreferenced} ORDER BY hash LIMIT ?" + d.skip_locked
+                    f"AND {_UNREFERENCED} ORDER BY hash LIMIT ?" + d.skip_locked
                 ),
                 (d.ts(marked_before), batch),
             ).fetchall()
@@ -757,7 +754,7 @@ class SqlStore(ChangeFeed):
             # SELECT's snapshot keeps its blob.
             cur = conn.execute(
                 d.sql(
-                    f"DELETE FROM blobs WHERE hash IN ({marks}) AND {unreferenced} RETURNING size"
+                    f"DELETE FROM blobs WHERE hash IN ({marks}) AND {_UNREFERENCED} RETURNING size"
                 ),
                 hashes,
             )
