@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-import uuid_utils
+import uuid_utils.compat
 
 from sessionbox.errors import AgentIdInvalid, PanelPathInvalid, SessionIdInvalid
 
@@ -54,7 +54,7 @@ class SessionId:
 
 def uuid7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 v7), so ids sort by creation."""
-    return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
+    return uuid_utils.compat.uuid7()  # a stdlib UUID, made in Rust
 
 
 def validate_agent_id(agent_id: str) -> str:

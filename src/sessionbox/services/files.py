@@ -201,6 +201,16 @@ class FileService:
         vpath = paths.validate_writable(path)
         kind = content_type or guess_type(vpath, content)
         try:
+            if mode == "create" and if_match is None:
+                entry = self.store.create_file(
+                    self.volume(agent_id, session_id),
+                    vpath,
+                    content,
+                    readonly=bool(readonly),
+                    content_type=kind,
+                    meta=meta,
+                )
+                return entry, True
             return self.store.update(
                 self.volume(agent_id, session_id),
                 lambda v: v.write(

@@ -38,6 +38,7 @@ from sessionbox.store.base import (
     INLINE_BYTES,
     SESSION_VOLUMES,
     Change,
+    Content,
     Entry,
     Limits,
     NewSession,
@@ -54,7 +55,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"
 _TOKEN_COLUMNS = "id, agent_id, mode, session_id, read_only, created_at, expires_at, revoked_at"
-_ACTIVITY_RESOLUTION = timedelta(seconds=60)
+ACTIVITY_RESOLUTION = timedelta(seconds=60)
+"""A session's last_active_at is rewritten only when older than this."""
 # A blob no file needs: files kept inline hold its hash, not a reference to it.
 _UNREFERENCED = (
     "NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_hash = blobs.hash AND e.inline_data IS NULL)"
@@ -91,6 +93,13 @@ class SqlStore(ChangeFeed):
         if self.scopes_dir is not None and volume.kind == "files" and _is_unsafe(s):
             return self.scopes_dir, (a, str(s))
         return None
+
+    def _all_in_sql(self, volume: VolumeKey) -> bool:
+        """Whether ``volume`` and every volume counting towards its quota are kept in SQL
+        (``_owner_places`` is empty), decided without building paths."""
+        return self.dir_root is None and (
+            self.scopes_dir is None or not _is_unsafe(volume.session_id)
+        )
 
     def _owner_places(self, volume: VolumeKey) -> dict[str, Place]:
         """Every directory-backed volume whose bytes count towards ``volume``'s quota."""
@@ -189,7 +198,7 @@ class SqlStore(ChangeFeed):
         target = next(row for row in rows if row[1] == volume.kind)
         if lock:
             last_active = d.from_ts(rows[0][5])
-            if datetime.now(UTC) - last_active > _ACTIVITY_RESOLUTION:
+            if datetime.now(UTC) - last_active > ACTIVITY_RESOLUTION:
                 conn.execute(
                     d.sql("UPDATE sessions SET last_active_at = ? WHERE pk = ?"), (now, rows[0][4])
                 )
@@ -303,6 +312,28 @@ class SqlStore(ChangeFeed):
         result = self._journaled_write([volume], run)
         self._committed(announced)
         return result
+
+    def create_file(
+        self,
+        volume: VolumeKey,
+        path: VPath,
+        content: Content,
+        *,
+        readonly: bool = False,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Entry:
+        return self.update(
+            volume,
+            lambda v: v.write(
+                path,
+                content,
+                mode="create",
+                readonly=readonly,
+                content_type=content_type,
+                meta=meta,
+            ),
+        )[0]
 
     def _journaled_write(
         self,

@@ -71,6 +71,51 @@ def root_entry() -> Entry:
     )
 
 
+def new_entry(
+    path: VPath,
+    blob: Content | None,
+    now: datetime,
+    *,
+    readonly: bool = False,
+    content_type: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Entry:
+    """A version-1 entry: a file of ``blob``, or a directory when there is none."""
+    return Entry(
+        id=uuid7(),
+        path=path,
+        is_directory=blob is None,
+        is_readonly=readonly,
+        size_bytes=blob.size if blob else 0,
+        content_type=content_type,
+        meta=meta or {},
+        version=1,
+        content_hash=blob.hash if blob else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def entry_values(d: Dialect, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
+    """An entry's row after ``volume_id``, in ``_INSERT_ENTRY``'s column order."""
+    return (
+        paths.parent(e.path),
+        e.name,
+        e.path,
+        d.to_id(e.id),
+        e.is_directory,
+        e.is_readonly,
+        e.size_bytes,
+        e.content_type,
+        d.json(e.meta),
+        e.version,
+        e.content_hash,
+        d.ts(e.created_at),
+        d.ts(e.updated_at),
+        inline,
+    )
+
+
 def check_if_match(entry: Entry, if_match: str | None) -> None:
     if if_match is None or if_match == "*":
         return
@@ -315,39 +360,12 @@ class SqlVolume:
         content_type: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> Entry:
-        return Entry(
-            id=uuid7(),
-            path=path,
-            is_directory=blob is None,
-            is_readonly=readonly,
-            size_bytes=blob.size if blob else 0,
-            content_type=content_type,
-            meta=meta or {},
-            version=1,
-            content_hash=blob.hash if blob else None,
-            created_at=self._now,
-            updated_at=self._now,
+        return new_entry(
+            path, blob, self._now, readonly=readonly, content_type=content_type, meta=meta
         )
 
     def _row(self, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
-        d = self._d
-        return (
-            self._vid,
-            paths.parent(e.path),
-            e.name,
-            e.path,
-            d.to_id(e.id),
-            e.is_directory,
-            e.is_readonly,
-            e.size_bytes,
-            e.content_type,
-            d.json(e.meta),
-            e.version,
-            e.content_hash,
-            d.ts(e.created_at),
-            d.ts(e.updated_at),
-            inline,
-        )
+        return (self._vid, *entry_values(self._d, e, inline))
 
     def _make_parents(self, path: VPath, nearest: Entry | None = None) -> None:
         missing = self._ensure_parents(path, nearest)

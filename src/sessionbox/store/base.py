@@ -427,6 +427,21 @@ class Store(Catalog, Protocol):
         """Run ``fn`` in a write transaction, committed when it returns."""
         ...
 
+    def create_file(
+        self,
+        volume: VolumeKey,
+        path: VPath,
+        content: Content,
+        *,
+        readonly: bool = False,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Entry:
+        """What ``update(volume, lambda v: v.write(path, content, mode="create", ...))``
+        returns, with the same errors; the most frequent write, so a store may make
+        a small file in one statement."""
+        ...
+
     def read_file(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
         """What ``view(volume, lambda v: v.read(path, max_bytes=...))`` returns, with the
         same errors; the most frequent call, so a store may answer it in one statement."""

@@ -8,23 +8,34 @@ in-process library calls straight in, which keeps it near raw sqlite3 speed.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from sessionbox import paths
 from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
+from sessionbox.paths import VPath
 from sessionbox.store import migrations
 from sessionbox.store._dialect import Dialect
-from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import Limits
+from sessionbox.store._sqlstore import ACTIVITY_RESOLUTION, SqlStore
+from sessionbox.store._volume import new_entry
+from sessionbox.store.base import INLINE_BYTES, Change, Content, Entry, Limits, VolumeKey
 
 T = TypeVar("T")
+# The view's trigger (migration 0014) checks, inserts and counts in one statement.
+_NEW_FILE = (
+    "INSERT INTO new_files (agent_id, session_id, kind, now, stale_before, quota_bytes, "
+    "quota_entries, parent, name, path, id, is_readonly, size_bytes, content_type, meta, "
+    "blob_hash, inline_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ACTIVITY_US = ACTIVITY_RESOLUTION // timedelta(microseconds=1)
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -112,9 +123,11 @@ class SqliteStore(SqlStore):
             with map_db_errors():
                 raise
 
-    def _attempt_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _attempt_write(self, fn: Callable[[sqlite3.Connection], T], autocommit: bool) -> T:
         with self._write_lock:
             conn = self._writer
+            if autocommit:  # one statement: its own transaction
+                return fn(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn)
@@ -127,9 +140,9 @@ class SqliteStore(SqlStore):
                 raise
             return result
 
-    def _write_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _write_tx(self, fn: Callable[[sqlite3.Connection], T], *, autocommit: bool = False) -> T:
         try:
-            return self._attempt_write(fn)
+            return self._attempt_write(fn, autocommit)
         except sqlite3.Error as exc:
             if not _is_busy(exc):
                 with map_db_errors():  # translated only on failure, as in _read_tx
@@ -144,8 +157,63 @@ class SqliteStore(SqlStore):
                 reraise=True,
             ):
                 with attempt:
-                    return self._attempt_write(fn)
+                    return self._attempt_write(fn, autocommit)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def create_file(
+        self,
+        volume: VolumeKey,
+        path: VPath,
+        content: Content,
+        *,
+        readonly: bool = False,
+        content_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Entry:
+        s = volume.session_id
+        if s is not None and content.size <= self._quick_bytes and self._all_in_sql(volume):
+            d, limits = self.dialect, self.limits
+            entry = new_entry(
+                path,
+                content,
+                datetime.now(UTC),
+                readonly=readonly,
+                content_type=content_type,
+                meta=meta,
+            )
+            now = d.ts(entry.created_at)
+            row = (
+                volume.agent_id,
+                s,
+                volume.kind,
+                now,
+                now - _ACTIVITY_US,
+                limits.session_quota_bytes,
+                limits.max_entries_per_session,
+                paths.parent(path),
+                entry.name,
+                path,
+                d.to_id(entry.id),
+                readonly,
+                content.size,
+                content_type,
+                d.json(entry.meta),
+                content.hash,
+                content.data if content.data is not None else b"".join(content.chunks()),
+            )
+            if self._write_tx(functools.partial(_insert_new_file, row), autocommit=True):
+                if self._watching():
+                    self._committed([Change(volume.agent_id, s, volume.kind, "write", path)])
+                return entry
+        # Not the quick case, or one of its checks failed: the locked path decides,
+        # and raises the precise error (or creates the missing parents).
+        return super().create_file(
+            volume, path, content, readonly=readonly, content_type=content_type, meta=meta
+        )
+
+    @functools.cached_property
+    def _quick_bytes(self) -> int:
+        return min(INLINE_BYTES, self.limits.max_file_bytes)
 
     def ping(self) -> None:
         self._read_tx(lambda conn: conn.execute("SELECT 1").fetchone())
@@ -179,9 +247,22 @@ class SqliteStore(SqlStore):
             self._writer.close()
 
 
+def _insert_new_file(row: tuple[Any, ...], conn: sqlite3.Connection) -> bool:
+    """A new small file in one autocommit statement; False if a check refused it."""
+    before = conn.total_changes
+    conn.execute(_NEW_FILE, row)
+    return conn.total_changes != before  # the trigger changes rows only when it inserts
+
+
 def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (migrations hold no triggers or literals with ';')."""
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    for statement in "\n".join(lines).split(";"):
-        if statement.strip():
-            yield statement
+    """Split a migration into statements; a trigger's body stays whole."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        yield pending
