@@ -5,9 +5,8 @@
 -- volume and touches the session's activity time when that is stale. When a check
 -- fails nothing changes, and SqliteStore.create_file takes the general path, which
 -- raises the precise error. Why a view: a trigger on entries itself would run for
--- every insert (imports, copies), and this one statement, in autocommit, costs
--- 22-24 us where BEGIN IMMEDIATE / INSERT ... SELECT / UPDATE / COMMIT cost 28-35
--- (bench/RESULTS.md, "Stop 13").
+-- every insert (imports, copies). This one statement, in autocommit, costs 22 us
+-- where the five statements of a locked create cost 27 (bench/RESULTS.md, "Stop 13").
 CREATE VIEW new_files (
     agent_id, session_id, kind, now, stale_before, quota_bytes, quota_entries,
     parent, name, path, id, is_readonly, size_bytes, content_type, meta, blob_hash,
