@@ -105,8 +105,7 @@ class FileService:
         return VolumeKey(agent_id, str(parse_session_id(session_id)), self.kind)
 
     def stat(self, agent_id: str, session_id: str, path: str) -> Entry:
-        vpath = paths.validate(path)
-        return self.store.view(self.volume(agent_id, session_id), lambda v: v.stat(vpath))
+        return self.store.stat(self.volume(agent_id, session_id), paths.validate(path))
 
     def list(
         self,
@@ -120,8 +119,8 @@ class FileService:
         vpath = paths.validate(path)
         size = clamp_limit(limit, DEFAULT_PAGE, self.settings.list_page_max)
         after = decode_cursor(cursor)
-        items = self.store.view(
-            self.volume(agent_id, session_id), lambda v: v.list(vpath, limit=size, after=after)
+        items = self.store.list_dir(
+            self.volume(agent_id, session_id), vpath, limit=size, after=after
         )
         more = len(items) == size
         return Page(items, encode_cursor(items[-1].name) if more else None)

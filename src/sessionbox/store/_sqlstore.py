@@ -61,11 +61,16 @@ ACTIVITY_RESOLUTION = timedelta(seconds=60)
 _UNREFERENCED = (
     "NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_hash = blobs.hash AND e.inline_data IS NULL)"
 )
+_E_COLUMNS = ", ".join(f"e.{name}" for name in ENTRY_COLUMNS.split(", "))
 _NO_VOLUME = -1  # an agent volume nobody has written yet: reads see it empty
 
 
 def _fetch_one(sql: str, params: tuple[Any, ...], conn: Any) -> Any:
     return conn.execute(sql, params).fetchone()
+
+
+def _fetch_all(sql: str, params: tuple[Any, ...], conn: Any) -> list[Any]:
+    return list(conn.execute(sql, params).fetchall())
 
 
 class SqlStore(ChangeFeed):
@@ -410,6 +415,58 @@ class SqlStore(ChangeFeed):
         """One row from one statement: a statement is its own consistent snapshot."""
         return self._read_tx(functools.partial(_fetch_one, sql, params))
 
+    def _query_all(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Every row of one statement, its own consistent snapshot (like ``_query_one``)."""
+        return self._read_tx(functools.partial(_fetch_all, sql, params))
+
+    def stat(self, volume: VolumeKey, path: VPath) -> Entry:
+        if path != ROOT and self._one_statement(volume):
+            row = self._query_one(self._stat_sql, self._in_session(volume, path))
+            if row is not None:
+                return self.dialect.entry(row)
+        return self.view(volume, lambda v: v.stat(path))
+
+    def list_dir(
+        self, volume: VolumeKey, path: VPath, *, limit: int, after: str | None = None
+    ) -> list[Entry]:
+        if self._one_statement(volume):
+            # Rows below ``path`` prove it is a directory; none proves nothing (empty,
+            # a file, missing, no session): the general path tells which.
+            params = (*self._in_session(volume, path), after or "", limit)
+            rows = self._query_all(self._list_sql, params)
+            if rows:
+                return [self.dialect.entry(row) for row in rows]
+        return self.view(volume, lambda v: v.list(path, limit=limit, after=after))
+
+    def _one_statement(self, volume: VolumeKey) -> bool:
+        """Whether a read may take one joined statement: a session's volume kept in SQL
+        (the root has no row, so its stat and read never can)."""
+        return volume.session_id is not None and self._place(volume) is None
+
+    def _in_session(self, volume: VolumeKey, path: VPath) -> tuple[Any, ...]:
+        """The parameters of ``_in_session_sql``."""
+        now = self.dialect.ts(datetime.now(UTC))
+        return volume.agent_id, volume.session_id, volume.kind, now, path
+
+    def _in_session_sql(self, columns: str, join: str, where: str) -> str:
+        """A statement over one session's volume: the session (alive), the volume and
+        its entries joined, so a read takes one round trip and one snapshot."""
+        return self.dialect.sql(
+            f"SELECT {columns} FROM sessions s JOIN volumes v ON v.session_pk = s.pk "
+            f"JOIN entries e ON e.volume_id = v.id{join} WHERE s.agent_id = ? AND s.id = ? "
+            f"AND v.kind = ? AND (s.expires_at IS NULL OR s.expires_at > ?) AND {where}"
+        )
+
+    @functools.cached_property
+    def _stat_sql(self) -> str:
+        return self._in_session_sql(_E_COLUMNS, "", "e.path = ?")
+
+    @functools.cached_property
+    def _list_sql(self) -> str:
+        return self._in_session_sql(
+            _E_COLUMNS, "", "e.parent = ? AND e.name > ? ORDER BY e.name LIMIT ?"
+        )
+
     def read_file(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
         row = self._whole_file(volume, path, max_bytes, self._read_file_sql)
         if row is not None:
@@ -447,10 +504,9 @@ class SqlStore(ChangeFeed):
         None (no session, no file, a directory, too large, more than one chunk) sends
         the caller down the general path, which also raises the precise error.
         """
-        if volume.session_id is None or path == ROOT or self._place(volume) is not None:
+        if path == ROOT or not self._one_statement(volume):
             return None
-        now = self.dialect.ts(datetime.now(UTC))
-        row = self._query_one(sql, (volume.agent_id, volume.session_id, volume.kind, now, path))
+        row = self._query_one(sql, self._in_session(volume, path))
         # ..., is_directory, size_bytes, first bytes: the last three columns of both queries.
         if row is None or row[-3] or row[-1] is None or row[-2] > max_bytes:
             return None
@@ -458,20 +514,14 @@ class SqlStore(ChangeFeed):
 
     @functools.cached_property
     def _read_file_sql(self) -> str:
-        entry = ", ".join(f"e.{name}" for name in ENTRY_COLUMNS.split(", "))
-        return self._whole_file_sql(f"{entry}, e.is_directory, e.size_bytes")
+        return self._whole_file_sql(f"{_E_COLUMNS}, e.is_directory, e.size_bytes")
 
     @functools.cached_property
     def _read_bytes_sql(self) -> str:
         return self._whole_file_sql("e.is_directory, e.size_bytes")
 
     def _whole_file_sql(self, columns: str) -> str:
-        return self.dialect.sql(
-            f"SELECT {columns}, {FIRST_BYTES} FROM sessions s "
-            "JOIN volumes v ON v.session_pk = s.pk JOIN entries e ON e.volume_id = v.id"
-            f"{FIRST_CHUNK} WHERE s.agent_id = ? AND s.id = ? AND v.kind = ? "
-            "AND (s.expires_at IS NULL OR s.expires_at > ?) AND e.path = ?"
-        )
+        return self._in_session_sql(f"{columns}, {FIRST_BYTES}", FIRST_CHUNK, "e.path = ?")
 
     def create_sessions(
         self,

@@ -442,6 +442,18 @@ class Store(Catalog, Protocol):
         a small file in one statement."""
         ...
 
+    def stat(self, volume: VolumeKey, path: VPath) -> Entry:
+        """What ``view(volume, lambda v: v.stat(path))`` returns, with the same errors;
+        frequent enough that a store may answer it in one statement."""
+        ...
+
+    def list_dir(
+        self, volume: VolumeKey, path: VPath, *, limit: int, after: str | None = None
+    ) -> list[Entry]:
+        """What ``view(volume, lambda v: v.list(path, limit=..., after=...))`` returns,
+        with the same errors (one statement where a store can)."""
+        ...
+
     def read_file(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
         """What ``view(volume, lambda v: v.read(path, max_bytes=...))`` returns, with the
         same errors; the most frequent call, so a store may answer it in one statement."""

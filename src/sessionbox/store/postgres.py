@@ -129,6 +129,12 @@ class PostgresStore(SqlStore):
 
         return self._retrying_mapped(one, repeatable=True, transaction=False)
 
+    def _query_all(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        def every(conn: Any) -> list[Any]:
+            return list(conn.execute(sql, params).fetchall())
+
+        return self._retrying_mapped(every, repeatable=True, transaction=False)
+
     def _retrying(self, fn: Callable[[Any], T], *, repeatable: bool, transaction: bool) -> T:
         began: list[bool] = []
 

@@ -123,6 +123,13 @@ class SqliteStore(SqlStore):
             with map_db_errors():
                 raise
 
+    def _query_all(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error:
+            with map_db_errors():
+                raise
+
     def _attempt_write(self, fn: Callable[[sqlite3.Connection], T], autocommit: bool) -> T:
         with self._write_lock:
             conn = self._writer
