@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -199,4 +200,84 @@ def test_a_race_for_one_path_has_one_winner(store: Store, volume: VolumeKey) -> 
         thread.join()
     assert sorted(outcomes) == ["exists", "exists", "exists", "made"]
     assert usage(store, volume)[1] == 2
+    assert isinstance(store, SqlStore) and store.check_invariants(volume.agent_id) == []
+
+
+def test_creates_racing_a_delete_never_land_below_a_file(store: Store, volume: VolumeKey) -> None:
+    """The deleter turns /d from a directory into a file and back; a create that checked
+    /d before it became a file must not land below it (PostgreSQL: the checks run again
+    after the row locks). Violations are looked for while /d is a file, before anything
+    could hide them."""
+    assert isinstance(store, SqlStore)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    found: list[str] = []
+
+    def creator(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                create(store, volume, f"/d/f{n}-{i}")
+            except (Exists, NotADirectory):
+                pass
+            except BaseException as exc:  # anything else fails the test
+                errors.append(exc)
+                return
+            i += 1
+
+    def to_file(v: Any) -> None:
+        v.delete(VPath("/d"), recursive=True)
+        v.write(VPath("/d"), Content.of(b"file"), mode="create")
+
+    def to_directory(v: Any) -> None:
+        v.delete(VPath("/d"))
+        v.mkdir(VPath("/d"))
+
+    store.update(volume, lambda v: v.mkdir(VPath("/d")))
+    threads = [threading.Thread(target=creator, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(40):
+            store.update(volume, to_file)
+            found += store.check_invariants(volume.agent_id)
+            store.update(volume, to_directory)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert found == []
+
+
+def test_racing_creates_never_overshoot_the_quota(store: Store, volume: VolumeKey) -> None:
+    """Eight writers of two volumes of one session race for the last 4 KiB, 15 times:
+    exactly one wins each time (PostgreSQL: the session's rows are locked first)."""
+    outputs = VolumeKey(volume.agent_id, volume.session_id, "outputs")
+    write(store, volume, "/big", b"x" * (3 * MiB))
+    write(store, outputs, "/big", b"x" * (3 * MiB))
+    write(store, volume, "/fill", b"x" * (2 * MiB - 4096))  # room for one file of 4 KiB
+    writers = 8
+    start = threading.Barrier(writers)
+    won: list[tuple[int, VolumeKey, str]] = []
+
+    def race(n: int, round_: int) -> None:
+        target = (volume, outputs)[n % 2]
+        start.wait()
+        try:
+            create(store, target, f"/r{round_}-{n}", b"q" * 4096)
+            won.append((round_, target, f"/r{round_}-{n}"))
+        except QuotaExceeded:
+            pass
+
+    for round_ in range(15):
+        threads = [threading.Thread(target=race, args=(n, round_)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [w[0] for w in won] == [round_], won
+        _, target, path = won.pop()
+        assert usage(store, volume)[0] == 8 * MiB
+        store.update(target, lambda v, path=path: v.delete(VPath(path)))
     assert isinstance(store, SqlStore) and store.check_invariants(volume.agent_id) == []

@@ -37,11 +37,13 @@ from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
 from sessionbox.store import migrations
 from sessionbox.store._dialect import PostgresDialect
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import Change, ChangeCallback, Limits
+from sessionbox.store.base import Change, ChangeCallback, Content, Entry, Limits, VolumeKey
 
 T = TypeVar("T")
 _MIGRATION_LOCK = 0x5E55_10B0  # pg_advisory_xact_lock key: "sessionbox"
 CHANNEL = "sessionbox_changes"
+# The function of migration 0014: a new small file in one statement (see SqlStore).
+_NEW_FILE = "SELECT new_file(" + ", ".join(["%s"] * 19) + ")"
 _MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,16 @@ class PostgresStore(SqlStore):
             return self._retrying(fn, repeatable=repeatable, transaction=transaction)
         except _Retry as exc:  # still conflicting after every retry: busy, not broken
             raise Unavailable(f"the database stayed busy: {exc}") from exc
+
+    def _insert_new_file(self, volume: VolumeKey, entry: Entry, content: Content) -> bool:
+        change = Change(volume.agent_id, volume.session_id, volume.kind, "write", entry.path)
+        args = (*self._new_file_args(volume, entry, content), CHANNEL, notify_payload(change))
+
+        def call(conn: Any) -> bool:
+            return bool(conn.execute(_NEW_FILE, args).fetchone()[0])
+
+        # Not repeatable: a statement whose connection died may have committed.
+        return self._retrying_mapped(call, repeatable=False, transaction=False)
 
     def _read_tx(self, fn: Callable[[Any], T]) -> T:
         # A read is safe to repeat even when the connection died mid-way.

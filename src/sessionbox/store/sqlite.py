@@ -13,20 +13,17 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from sessionbox import paths
 from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
-from sessionbox.paths import VPath
 from sessionbox.store import migrations
 from sessionbox.store._dialect import Dialect
-from sessionbox.store._sqlstore import ACTIVITY_RESOLUTION, SqlStore
-from sessionbox.store._volume import new_entry
-from sessionbox.store.base import INLINE_BYTES, Change, Content, Entry, Limits, VolumeKey
+from sessionbox.store._sqlstore import SqlStore
+from sessionbox.store.base import Content, Entry, Limits, VolumeKey
 
 T = TypeVar("T")
 # The view's trigger (migration 0014) checks, inserts and counts in one statement.
@@ -35,7 +32,6 @@ _NEW_FILE = (
     "quota_entries, parent, name, path, id, is_readonly, size_bytes, content_type, meta, "
     "blob_hash, inline_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_ACTIVITY_US = ACTIVITY_RESOLUTION // timedelta(microseconds=1)
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -167,60 +163,9 @@ class SqliteStore(SqlStore):
                     return self._attempt_write(fn, autocommit)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    def create_file(
-        self,
-        volume: VolumeKey,
-        path: VPath,
-        content: Content,
-        *,
-        readonly: bool = False,
-        content_type: str | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> Entry:
-        s = volume.session_id
-        if s is not None and content.size <= self._quick_bytes and self._all_in_sql(volume):
-            d, limits = self.dialect, self.limits
-            entry = new_entry(
-                path,
-                content,
-                datetime.now(UTC),
-                readonly=readonly,
-                content_type=content_type,
-                meta=meta,
-            )
-            now = d.ts(entry.created_at)
-            row = (
-                volume.agent_id,
-                s,
-                volume.kind,
-                now,
-                now - _ACTIVITY_US,
-                limits.session_quota_bytes,
-                limits.max_entries_per_session,
-                paths.parent(path),
-                entry.name,
-                path,
-                d.to_id(entry.id),
-                readonly,
-                content.size,
-                content_type,
-                d.json(entry.meta),
-                content.hash,
-                content.data if content.data is not None else b"".join(content.chunks()),
-            )
-            if self._write_tx(functools.partial(_insert_new_file, row), autocommit=True):
-                if self._watching():
-                    self._committed([Change(volume.agent_id, s, volume.kind, "write", path)])
-                return entry
-        # Not the quick case, or one of its checks failed: the locked path decides,
-        # and raises the precise error (or creates the missing parents).
-        return super().create_file(
-            volume, path, content, readonly=readonly, content_type=content_type, meta=meta
-        )
-
-    @functools.cached_property
-    def _quick_bytes(self) -> int:
-        return min(INLINE_BYTES, self.limits.max_file_bytes)
+    def _insert_new_file(self, volume: VolumeKey, entry: Entry, content: Content) -> bool:
+        args = self._new_file_args(volume, entry, content)
+        return self._write_tx(functools.partial(_insert_counted, args), autocommit=True)
 
     def ping(self) -> None:
         self._read_tx(lambda conn: conn.execute("SELECT 1").fetchone())
@@ -254,11 +199,11 @@ class SqliteStore(SqlStore):
             self._writer.close()
 
 
-def _insert_new_file(row: tuple[Any, ...], conn: sqlite3.Connection) -> bool:
-    """A new small file in one autocommit statement; False if a check refused it."""
+def _insert_counted(args: tuple[Any, ...], conn: sqlite3.Connection) -> bool:
+    """Insert into ``new_files``; whether its trigger inserted (it changes rows only then)."""
     before = conn.total_changes
-    conn.execute(_NEW_FILE, row)
-    return conn.total_changes != before  # the trigger changes rows only when it inserts
+    conn.execute(_NEW_FILE, args)
+    return conn.total_changes != before
 
 
 def _statements(script: str) -> Iterator[str]:
