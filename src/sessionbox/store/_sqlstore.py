@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sessionbox import paths
 from sessionbox.errors import (
     InvalidInput,
     SessionboxError,
@@ -30,7 +29,13 @@ from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
 from sessionbox.store._dirmeta import DirMeta
 from sessionbox.store._dirread import Place, read_range
-from sessionbox.store._volume import FIRST_BYTES, FIRST_CHUNK, SqlVolume, new_entry
+from sessionbox.store._volume import (
+    FIRST_BYTES,
+    FIRST_CHUNK,
+    SqlVolume,
+    entry_values,
+    new_entry,
+)
 from sessionbox.store.base import (
     CHUNK_BYTES,
     INLINE_BYTES,
@@ -335,26 +340,17 @@ class SqlStore(SqlCatalog, ChangeFeed):
         raise NotImplementedError
 
     def _new_file_args(self, volume: VolumeKey, entry: Entry, content: Content) -> tuple[Any, ...]:
-        """The arguments both dialects' statements take, in their column order."""
-        d, limits, now = self.dialect, self.limits, entry.created_at
+        """The arguments both dialects' statements take: the checks', then the entry row."""
+        d, limits = self.dialect, self.limits
+        data = content.data if content.data is not None else b"".join(content.chunks())
         return (
             volume.agent_id,
             volume.session_id,
             volume.kind,
-            d.ts(now),
-            d.ts(now - ACTIVITY_RESOLUTION),
+            d.ts(entry.created_at - ACTIVITY_RESOLUTION),
             limits.session_quota_bytes,
             limits.max_entries_per_session,
-            paths.parent(entry.path),
-            entry.name,
-            entry.path,
-            d.to_id(entry.id),
-            entry.is_readonly,
-            entry.size_bytes,
-            entry.content_type,
-            d.json(entry.meta),
-            entry.content_hash,
-            content.data if content.data is not None else b"".join(content.chunks()),
+            *entry_values(d, entry, data),
         )
 
     @functools.cached_property

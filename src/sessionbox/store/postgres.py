@@ -43,7 +43,7 @@ T = TypeVar("T")
 _MIGRATION_LOCK = 0x5E55_10B0  # pg_advisory_xact_lock key: "sessionbox"
 CHANNEL = "sessionbox_changes"
 # The function of migration 0014: a new small file in one statement (see SqlStore).
-_NEW_FILE = "SELECT new_file(" + ", ".join(["%s"] * 19) + ")"
+_NEW_FILE = "SELECT new_file(" + ", ".join(["%s"] * 22) + ")"
 _MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 log = logging.getLogger(__name__)
 

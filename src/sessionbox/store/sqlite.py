@@ -28,9 +28,10 @@ from sessionbox.store.base import Content, Entry, Limits, VolumeKey
 T = TypeVar("T")
 # The view's trigger (migration 0014) checks, inserts and counts in one statement.
 _NEW_FILE = (
-    "INSERT INTO new_files (agent_id, session_id, kind, now, stale_before, quota_bytes, "
-    "quota_entries, parent, name, path, id, is_readonly, size_bytes, content_type, meta, "
-    "blob_hash, inline_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO new_files (agent_id, session_id, kind, stale_before, quota_bytes, "
+    "quota_entries, parent, name, path, id, is_directory, is_readonly, size_bytes, "
+    "content_type, meta, version, blob_hash, created_at, updated_at, inline_data) "
+    "VALUES (" + ", ".join(["?"] * 20) + ")"
 )
 
 

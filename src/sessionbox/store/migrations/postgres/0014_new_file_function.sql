@@ -9,10 +9,13 @@
 -- takes the general path, which raises the precise error. The SQLite counterpart is
 -- the view new_files (sqlite/0014).
 CREATE FUNCTION new_file(
-    p_agent text, p_session text, p_kind text, p_now timestamptz, p_stale_before timestamptz,
-    p_quota_bytes bigint, p_quota_entries bigint, p_parent text, p_name text, p_path text,
-    p_id uuid, p_readonly boolean, p_size bigint, p_content_type text, p_meta jsonb,
-    p_hash text, p_data bytea, p_channel text, p_notify text
+    p_agent text, p_session text, p_kind text, p_stale_before timestamptz,
+    p_quota_bytes bigint, p_quota_entries bigint,
+    -- an entry row, in the order of _volume.entry_values
+    p_parent text, p_name text, p_path text, p_id uuid, p_is_directory boolean,
+    p_readonly boolean, p_size bigint, p_content_type text, p_meta jsonb, p_version bigint,
+    p_hash text, p_now timestamptz, p_updated_at timestamptz, p_data bytea,
+    p_channel text, p_notify text
 ) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     target bigint;
@@ -54,8 +57,8 @@ BEGIN
     INSERT INTO entries (volume_id, parent, name, path, id, is_directory, is_readonly,
                          size_bytes, content_type, meta, version, blob_hash, created_at,
                          updated_at, inline_data)
-    VALUES (target, p_parent, p_name, p_path, p_id, false, p_readonly, p_size,
-            p_content_type, p_meta, 1, p_hash, p_now, p_now, p_data)
+    VALUES (target, p_parent, p_name, p_path, p_id, p_is_directory, p_readonly, p_size,
+            p_content_type, p_meta, p_version, p_hash, p_now, p_updated_at, p_data)
     ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;
