@@ -52,3 +52,13 @@ def new_session(client: httpx.Client) -> str:
     created = client.post(f"/v1/agents/{agent}/sessions", json={})
     assert created.status_code == 201, created.text
     return f"/v1/agents/{agent}/sessions/{created.json()['id']}/fs"
+
+
+def is_clean_503(response: httpx.Response) -> bool:
+    """The answer a request caught by a fault must get: 503 problem+json, ``Retry-After``."""
+    return (
+        response.status_code == 503
+        and response.headers.get("content-type") == "application/problem+json"
+        and response.headers.get("retry-after") is not None
+        and response.json().get("code") == "unavailable"
+    )

@@ -24,7 +24,7 @@ from sessionbox.store import open_store
 from sessionbox.store.base import VolumeKey
 from tests.conftest import LiveServer, small_limits
 from tests.reliability._proxy import Proxy
-from tests.reliability.conftest import new_session
+from tests.reliability.conftest import is_clean_503, new_session
 
 OCTET = {"content-type": "application/octet-stream"}
 
@@ -63,13 +63,7 @@ class Load:
             self.answers[response.status_code] = self.answers.get(response.status_code, 0) + 1
         if response.is_success or (may_be_missing and response.status_code == 404):
             return response.is_success
-        clean = (
-            response.status_code == 503
-            and response.headers.get("content-type") == "application/problem+json"
-            and response.headers.get("retry-after") is not None
-            and response.json().get("code") == "unavailable"
-        )
-        if not clean:
+        if not is_clean_503(response):
             self.bad.append(f"{response.status_code} {response.headers} {response.text[:300]}")
         return False
 

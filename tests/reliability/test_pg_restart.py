@@ -32,7 +32,7 @@ import pytest
 from sessionbox.store.postgres import POOL_WAIT_SECONDS, RETRY_SECONDS
 from tests.reliability._private_postgres import PrivatePostgres
 from tests.reliability._server import ServerProcess
-from tests.reliability.conftest import assert_invariants, env_int, new_session
+from tests.reliability.conftest import assert_invariants, env_int, is_clean_503, new_session
 
 RESTARTS = env_int("SESSIONBOX_PG_RESTARTS", 1)
 THREADS = 6
@@ -91,7 +91,7 @@ class Load:
         with self._lock:
             self.slowest = max(self.slowest, elapsed)
             self.answers[response.status_code] = self.answers.get(response.status_code, 0) + 1
-        if not response.is_success and not _clean_503(response):
+        if not response.is_success and not is_clean_503(response):
             self.bad.append(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response
 
@@ -146,15 +146,6 @@ class Load:
         return committed
 
 
-def _clean_503(response: httpx.Response) -> bool:
-    return (
-        response.status_code == 503
-        and response.headers.get("content-type") == "application/problem+json"
-        and response.headers.get("retry-after") is not None
-        and response.json().get("code") == "unavailable"
-    )
-
-
 def _wait_for(condition: Callable[[], bool], what: str, bound: float = HANG_BOUND) -> None:
     deadline = time.monotonic() + bound
     while not condition():
@@ -202,7 +193,7 @@ def test_a_real_postgres_restart_under_load_loses_nothing(
         for _ in range(RESTARTS):
             private_postgres.stop("fast")
             health = client.get("/healthz")
-            assert _clean_503(health), (health.status_code, health.headers, health.text)
+            assert is_clean_503(health), (health.status_code, health.headers, health.text)
             time.sleep(DOWN_SECONDS)
             private_postgres.start()
             began = time.monotonic()
