@@ -11,7 +11,7 @@ import builtins
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sessionbox import paths
 from sessionbox.errors import (
@@ -221,17 +221,10 @@ class SqlVolume:
         return (bytes(row[0]) for row in rows)
 
     def walk(self, path: VPath, *, with_content: bool) -> Iterator[tuple[Entry, bytes | None]]:
-        return self._walk(path, "all" if with_content else "inline")
-
-    def _walk(
-        self, path: VPath, content: Literal["all", "inline"]
-    ) -> Iterator[tuple[Entry, bytes | None]]:
-        """The subtree in path order; ``inline`` gives only bytes kept in the entry rows."""
-        with_content = content == "all"
+        """The subtree in path order; without content, only bytes kept in the entry rows."""
         top = self.stat(path)
         if path != ROOT:
-            small = content == "inline" and top.size_bytes <= INLINE_BYTES
-            wanted = not top.is_directory and (with_content or small)
+            wanted = not top.is_directory and (with_content or top.size_bytes <= INLINE_BYTES)
             yield top, self.read(path, max_bytes=top.size_bytes)[1] if wanted else None
             if not top.is_directory:
                 return
@@ -611,7 +604,7 @@ class SqlVolume:
         if src == dst:
             raise Exists(f"cannot copy {src} onto itself")
         self._prepare_target(entry, dst, overwrite)
-        tree = builtins.list(self._walk(src, "inline"))
+        tree = builtins.list(self.walk(src, with_content=False))
         self._reserve(sum(e.size_bytes for e, _ in tree), len(tree))
         rows = [
             self._row(
