@@ -17,6 +17,7 @@ CONTENDERS = {
     "fs tmpfs",
     "fs disk",
     "raw sqlite3",
+    "raw sqlite3 same tx",
     "raw psycopg",
     "sb sqlite",
     "sb postgresql",

@@ -91,14 +91,18 @@ def contenders(
     from sessionbox.bench.http import HttpFloor, SessionboxHttp
     from sessionbox.bench.localfs import LocalFs
     from sessionbox.bench.rawdb import RawPostgres, RawSqlite
+    from sessionbox.bench.sametx import RawSqliteSameTx
 
     out: list[tuple[str, Factory | str]] = []
+    counter = iter(range(1_000_000))
     shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
     out.append(("fs tmpfs", (lambda: LocalFs("fs tmpfs", shm)) if shm else "no /dev/shm"))
     out.append(("fs disk", lambda: LocalFs("fs disk", str(scratch))))
     out.append(("raw sqlite3", RawSqlite))
+    out.append(
+        ("raw sqlite3 same tx", lambda: RawSqliteSameTx(scratch / f"same-tx-{next(counter)}"))
+    )
     out.append(("raw psycopg", (lambda: RawPostgres(pg, secrets.token_hex(4))) if pg else pg_error))
-    counter = iter(range(1_000_000))
     for url in stores:
         scheme = url.split(":", 1)[0]
         kind = "postgresql" if _is_postgres(url) else scheme
