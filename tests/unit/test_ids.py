@@ -14,6 +14,7 @@ from sessionbox.ids import (
     new_named,
     parse_session_id,
     uuid7,
+    uuid_from_column,
     validate_agent_id,
 )
 
@@ -70,6 +71,32 @@ def test_uuid_sessions_are_safe_and_lowercased() -> None:
 def test_uuid7_is_time_ordered() -> None:
     first, second = uuid7(), uuid7()
     assert first.version == 7 and first < second
+
+
+@given(st.uuids())
+def test_a_stored_uuid_reads_back_as_the_same_uuid(value: uuid.UUID) -> None:
+    back = uuid_from_column(str(value))
+    assert back == value and hash(back) == hash(value)
+    assert (str(back), back.hex, back.version, back.is_safe) == (
+        str(value),
+        value.hex,
+        value.version,
+        uuid.SafeUUID.unknown,
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "not-a-uuid",
+        "0190f3a0-1234-7abc-8def-0123456789zz",
+        "0190f3a0-1234-7abc-8def-0123456789ab00",
+    ],
+)
+def test_a_corrupt_stored_uuid_is_an_error_not_a_wrong_id(bad: str) -> None:
+    with pytest.raises(ValueError):
+        uuid_from_column(bad)
 
 
 @pytest.mark.parametrize(
