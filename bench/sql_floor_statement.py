@@ -181,6 +181,14 @@ variants = {
     "without the children index": one_statement(
         schema("index", extra="DROP INDEX entries_children;")
     ),
+    "with a covering children index (stop 14)": one_statement(
+        schema(
+            "covering",
+            extra="DROP INDEX entries_children; CREATE INDEX entries_children ON entries"
+            " (volume_id, parent, name, path, id, is_directory, is_readonly, size_bytes,"
+            " content_type, meta, version, blob_hash, created_at, updated_at);",
+        )
+    ),
     "five statements (stop 12)": transaction(schema("tx")),
 }
 for r in range(ROUNDS):
