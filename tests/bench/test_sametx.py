@@ -17,6 +17,13 @@ from sessionbox.bench.workloads import content, file_path
 from sessionbox.store.base import INLINE_BYTES, SelfChecking
 
 
+def _assert_consistent(floor: RawSqliteSameTx) -> None:
+    """The store's own audit: counters match the entries, every entry has its parent."""
+    store = floor._box.box.store
+    assert isinstance(store, SelfChecking)
+    assert store.check_invariants(None) == []
+
+
 def test_what_it_creates_reads_back_through_sessionbox(tmp_path: Path) -> None:
     floor = RawSqliteSameTx(tmp_path)
     try:
@@ -29,9 +36,7 @@ def test_what_it_creates_reads_back_through_sessionbox(tmp_path: Path) -> None:
             assert files.get_info(path).size_bytes == len(content(i))
         assert [e.name for e in files.list("/t")] == ["d00000", "d00001", "d00002", "d00003"]
         assert floor.list("/t/d00003") == len(files.list("/t/d00003")) == 5
-        store = floor._box.box.store
-        assert isinstance(store, SelfChecking)
-        assert store.check_invariants(None) == []
+        _assert_consistent(floor)
     finally:
         floor.close()
 
@@ -45,9 +50,7 @@ def test_a_refused_create_raises_and_writes_nothing(tmp_path: Path) -> None:
                 floor.create(refused, b"two")
         assert [e.path for e in floor._box.files.list("/a")] == ["/a/f.txt"]
         assert floor._box.files.read("/a/f.txt") == b"one"
-        store = floor._box.box.store
-        assert isinstance(store, SelfChecking)
-        assert store.check_invariants(None) == []
+        _assert_consistent(floor)
     finally:
         floor.close()
 

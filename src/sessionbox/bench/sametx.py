@@ -95,7 +95,7 @@ class RawSqliteSameTx(Contender):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            made = 0
+            before = conn.total_changes
             parts = path.split("/")[1:-1]
             for depth in range(1, len(parts) + 1):
                 folder = "/" + "/".join(parts[:depth])
@@ -103,10 +103,9 @@ class RawSqliteSameTx(Contender):
                     _INSERT_ENTRY + _UNLESS_TAKEN,
                     (self._volume_id, *self._row(folder, None, now)),
                 )
-                made += conn.execute("SELECT changes()").fetchone()[0]
             conn.execute(
                 "UPDATE volumes SET entry_count = entry_count + ? WHERE id = ?",
-                (made, self._volume_id),
+                (conn.total_changes - before, self._volume_id),
             )
             before = conn.total_changes
             conn.execute(_NEW_FILE, args)
