@@ -156,6 +156,32 @@ def transaction(conn):
     return create
 
 
+# Stop 14: entries keyed by (volume_id, parent, name) alone, without the (volume_id, path)
+# index; the trigger finds the parent by its own parent and name, computed in SQL.
+_PARENT_PARENT = (
+    "coalesce(nullif(rtrim(rtrim(NEW.parent, replace(NEW.parent, '/', '')), '/'), ''), '/')"
+)
+_PARENT_NAME = "substr(NEW.parent, length(rtrim(NEW.parent, replace(NEW.parent, '/', ''))) + 1)"
+REKEYED = (
+    "DROP TABLE entries;"
+    "CREATE TABLE entries (volume_id INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,"
+    " path TEXT NOT NULL CHECK (substr(path, 1, 1) = '/' AND path <> '/'"
+    " AND substr(path, -1) <> '/' AND instr(path, '//') = 0 AND instr(path, char(0)) = 0),"
+    " parent TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, is_directory INTEGER NOT NULL,"
+    " is_readonly INTEGER NOT NULL DEFAULT 0, size_bytes INTEGER NOT NULL DEFAULT 0,"
+    " content_type TEXT, meta TEXT NOT NULL DEFAULT '{}', version INTEGER NOT NULL DEFAULT 1,"
+    " blob_hash TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " inline_data BLOB, UNIQUE (volume_id, parent, name),"
+    " CHECK (is_directory = (blob_hash IS NULL)),"
+    " CHECK (inline_data IS NULL OR length(inline_data) = size_bytes));"
+    "CREATE INDEX entries_blob ON entries (blob_hash)"
+    " WHERE blob_hash IS NOT NULL AND inline_data IS NULL;"
+    "DROP TRIGGER new_files_insert;"
+    + TRIGGER[TRIGGER.index("CREATE TRIGGER") :].replace(
+        "p.path = NEW.parent", f"p.parent = {_PARENT_PARENT} AND p.name = {_PARENT_NAME}"
+    )
+)
+assert "p.parent = coalesce" in REKEYED
 touch = ("    UPDATE sessions", "END;")
 counters = ("    -- changes()", "END;")
 variants = {
@@ -180,6 +206,9 @@ variants = {
     ),
     "without the children index": one_statement(
         schema("index", extra="DROP INDEX entries_children;")
+    ),
+    "keyed by (volume_id, parent, name) alone (stop 14)": one_statement(
+        schema("rekeyed", extra=REKEYED)
     ),
     "with a covering children index (stop 14)": one_statement(
         schema(

@@ -135,6 +135,9 @@ def test_targets_are_ratios_with_a_verdict(run: dict[str, object]) -> None:
     names = " | ".join(t["target"] for t in found)
     for needle in ("raw sqlite3", "AgentFS", "floor", "grep -r", "RSS", "local file copy", "list"):
         assert needle in names
+    for floor in ("raw sqlite3 same tx", "raw sqlite3"):  # issue 3's target, both readings
+        for workload in ("create", "read"):
+            assert f"{workload} N=10: sb sqlite / {floor}" in names.split(" | ")
     for t in found:
         assert t["met"] in (True, False, None)
         if t["value"] is not None:

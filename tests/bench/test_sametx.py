@@ -45,7 +45,7 @@ def test_a_refused_create_raises_and_writes_nothing(tmp_path: Path) -> None:
     floor = RawSqliteSameTx(tmp_path)
     try:
         floor.create("/a/f.txt", b"one")
-        for refused in ("/a/f.txt", "/a/f.txt/g.txt"):  # taken; below a file
+        for refused in ("/a/f.txt", "/a/f.txt/g.txt", "/a/f.txt/x/g.txt"):  # taken; below a file
             with pytest.raises(ValueError, match="refused"):
                 floor.create(refused, b"two")
         assert [e.path for e in floor._box.files.list("/a")] == ["/a/f.txt"]

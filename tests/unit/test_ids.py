@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import uuid
 
 import pytest
@@ -76,13 +77,25 @@ def test_uuid7_is_time_ordered() -> None:
 @given(st.uuids())
 def test_a_stored_uuid_reads_back_as_the_same_uuid(value: uuid.UUID) -> None:
     back = uuid_from_column(str(value))
-    assert back == value and hash(back) == hash(value)
+    assert type(back) is uuid.UUID and back == value and hash(back) == hash(value)
+    assert pickle.loads(pickle.dumps(back)) == value and not back < value
     assert (str(back), back.hex, back.version, back.is_safe) == (
         str(value),
         value.hex,
         value.version,
         uuid.SafeUUID.unknown,
     )
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEF-_+ xz", max_size=40))
+def test_a_text_reads_as_uuid_uuid_reads_it_or_is_refused_like_it(text: str) -> None:
+    try:
+        expected = uuid.UUID(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            uuid_from_column(text)
+    else:
+        assert uuid_from_column(text) == expected
 
 
 @pytest.mark.parametrize(
