@@ -30,7 +30,7 @@ class AppletBody(Body):
     css: str | None = None
 
 
-def applets(request: Request) -> AppletService:
+async def applets(request: Request) -> AppletService:
     service: AppletService = request.app.state.applets
     return service
 

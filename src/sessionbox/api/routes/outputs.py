@@ -71,7 +71,7 @@ class OutputOut(BaseModel):
     data: str | None = Field(default=None, description="Only when reading one output")
 
 
-def outputs(request: Request) -> OutputService:
+async def outputs(request: Request) -> OutputService:
     service: OutputService = request.app.state.outputs
     return service
 

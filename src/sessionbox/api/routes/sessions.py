@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/agents", tags=["sessions"])
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def sessions(request: Request) -> SessionService:
+async def sessions(request: Request) -> SessionService:
     service: SessionService = request.app.state.sessions
     return service
 

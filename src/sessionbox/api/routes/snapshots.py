@@ -58,7 +58,7 @@ class HistoryOut(BaseModel):
     data: list[HistoryItemOut]
 
 
-def snapshots(request: Request) -> SnapshotService:
+async def snapshots(request: Request) -> SnapshotService:
     service: SnapshotService = request.app.state.snapshots
     return service
 

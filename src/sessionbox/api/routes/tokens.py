@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def tokens(request: Request) -> TokenService:
+async def tokens(request: Request) -> TokenService:
     service: TokenService = request.app.state.tokens
     return service
 

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["export/import"])
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def transfer(request: Request) -> TransferService:
+async def transfer(request: Request) -> TransferService:
     service: TransferService = request.app.state.transfer
     return service
 
