@@ -22,7 +22,7 @@ from sessionbox.errors import (
     RangeNotSatisfiable,
 )
 from sessionbox.ids import parse_session_id, validate_agent_id
-from sessionbox.paths import VPath
+from sessionbox.paths import ROOT, VPath
 from sessionbox.services import grep as greplib
 from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode_cursor
 from sessionbox.store.base import (
@@ -149,6 +149,8 @@ class FileService:
         cursor: str | None = None,
     ) -> tuple[Entry, bytes] | Page[Entry]:
         """What ``GET /fs/{path}`` answers: a file with its bytes, or a directory page."""
+        if path == ROOT:  # always a directory: no read to try first
+            return self.list(agent_id, session_id, path, limit=limit, cursor=cursor)
         try:
             return self.read(
                 agent_id, session_id, path, max_bytes=self.settings.json_read_limit_bytes

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sessionbox.errors import (
     InvalidInput,
+    IsADirectory,
     SessionboxError,
     SessionNotFound,
     Unavailable,
@@ -525,7 +526,11 @@ class SqlStore(SqlCatalog, ChangeFeed):
             return None
         row = self._query_one(sql, self._in_session(volume, path))
         # ..., is_directory, size_bytes, first bytes: the last three columns of both queries.
-        if row is None or row[-3] or row[-1] is None or row[-2] > max_bytes:
+        if row is not None and row[-3]:
+            # The row settles it (the general path would say the same): a GET of a
+            # directory goes on to its listing without a read transaction first.
+            raise IsADirectory(f"is a directory: {path}")
+        if row is None or row[-1] is None or row[-2] > max_bytes:
             return None
         return row if len(row[-1]) == row[-2] else None
 
