@@ -98,6 +98,7 @@ def new_entry(
 
 def entry_values(d: Dialect, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
     """An entry's row after ``volume_id``, in ``_INSERT_ENTRY``'s column order."""
+    created = d.ts(e.created_at)
     return (
         paths.parent(e.path),
         e.name,
@@ -110,8 +111,8 @@ def entry_values(d: Dialect, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
         d.json(e.meta),
         e.version,
         e.content_hash,
-        d.ts(e.created_at),
-        d.ts(e.updated_at),
+        created,
+        created if e.updated_at is e.created_at else d.ts(e.updated_at),  # new: one "now"
         inline,
     )
 
