@@ -17,7 +17,6 @@ from sessionbox import paths
 from sessionbox.config import Settings
 from sessionbox.errors import (
     DirectoryNotEmpty,
-    IsADirectory,
     PreconditionFailed,
     RangeNotSatisfiable,
 )
@@ -28,6 +27,7 @@ from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode
 from sessionbox.store.base import (
     Content,
     Entry,
+    Reader,
     Store,
     VolumeKey,
     VolumeKind,
@@ -173,18 +173,10 @@ class FileService:
             raise RangeNotSatisfiable(f"{path} has {entry.size_bytes} bytes")
         return entry, reader(start, stop), start, stop
 
-    def open_file(
-        self, agent_id: str, session_id: str, path: str
-    ) -> tuple[Entry, Callable[[int, int], Iterator[bytes]]]:
+    def open_file(self, agent_id: str, session_id: str, path: str) -> tuple[Entry, Reader]:
         """A file's entry and a reader of bytes ``[start, end)`` of that very version, even
         when the file is overwritten meanwhile (a raw read's headers and body agree)."""
-        volume = self.volume(agent_id, session_id)
-        entry, held = self.store.open_file(volume, paths.validate(path))
-        if entry.is_directory:
-            raise IsADirectory(f"is a directory: {path}")
-        if held is not None:
-            return entry, lambda start, end: iter((held[start:end],))
-        return entry, functools.partial(self.store.read_chunks, volume, entry)
+        return self.store.open_file(self.volume(agent_id, session_id), paths.validate(path))
 
     def write(
         self,

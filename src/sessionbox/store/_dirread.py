@@ -15,6 +15,7 @@ import os
 import stat
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -229,18 +230,23 @@ class DirReader:
         st: os.stat_result,
         row: MetaRow | None,
         digest: str | None = None,
+        content_fd: int | None = None,
     ) -> Entry:
+        """``content_fd``: the file already open, whose bytes an untrusted row is hashed from."""
         is_dir = stat.S_ISDIR(st.st_mode)
         mtime = _time_of(st.st_mtime_ns)
 
         def content_digest() -> str:
             nonlocal digest
             if digest is None:
-                fd, _ = sfs.open_regular(dir_fd, name)
-                try:
-                    digest = _hash_fd(fd)
-                finally:
-                    os.close(fd)
+                if content_fd is not None:
+                    digest = _hash_fd(content_fd)
+                else:
+                    fd, _ = sfs.open_regular(dir_fd, name)
+                    try:
+                        digest = _hash_fd(fd)
+                    finally:
+                        os.close(fd)
             return digest
 
         if row is not None and _trusted(row, st, content_digest):
@@ -303,6 +309,33 @@ class DirReader:
         try:
             with sfs.os_errors(path):
                 return self._entry(fd, name, path, st, self._meta.get(path))
+        finally:
+            os.close(fd)
+
+    def open(self, path: VPath) -> tuple[Entry, HeldFile]:
+        """A file's entry and its bytes, both of the version open now.
+
+        The descriptor is opened here, under the caller's view (the volume's shared
+        lock), and the entry is made from its ``fstat``: a writer replaces a file by
+        renaming a new one over it, so the open file keeps serving the version the
+        entry describes, however long the stream takes to start.
+        """
+        if path == ROOT:
+            raise IsADirectory("is a directory: /")
+        self._guard(path)
+        fd, name, st = self._find(path)
+        try:
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectory(f"is a directory: {path}")
+            with sfs.os_errors(path):
+                file_fd, opened = sfs.open_regular(fd, name)
+                held = HeldFile(file_fd, path)
+                try:
+                    row = self._meta.get(path)
+                    return self._entry(fd, name, path, opened, row, content_fd=file_fd), held
+                except BaseException:
+                    held.close()
+                    raise
         finally:
             os.close(fd)
 
@@ -432,6 +465,29 @@ class DirReader:
         """Add this transaction's changes to the volume's count (the store calls it last)."""
         if self._delta != Usage(0, 0):
             self._meta.add_count(self._delta)
+
+
+class HeldFile:
+    """An open file of a directory volume, read once as ``held(start, end)``.
+
+    The stream closes the descriptor when it ends; a stream never started (a 304, a
+    client gone before the body) closes it when the last reference goes.
+    """
+
+    def __init__(self, fd: int, path: VPath) -> None:
+        self._fd = fd
+        self._path = path
+        self._close = weakref.finalize(self, os.close, fd)
+
+    def __call__(self, start: int, end: int) -> Iterator[bytes]:
+        try:
+            with sfs.os_errors(self._path):
+                yield from sfs.read_pieces(self._fd, start, end)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._close()
 
 
 def read_range(place: Place, entry: Entry, start: int, end: int) -> Iterator[bytes]:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sessionbox.errors import (
     InvalidInput,
@@ -46,6 +46,7 @@ from sessionbox.store.base import (
     Entry,
     Limits,
     NewSession,
+    Reader,
     Usage,
     VolumeKey,
     VolumeReader,
@@ -497,22 +498,21 @@ class SqlStore(SqlCatalog, ChangeFeed):
             return bytes(row[-1])
         return self.view(volume, lambda v: v.read(path, max_bytes=max_bytes))[1]
 
-    def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, bytes | None]:
+    def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, Reader]:
         if self._place(volume) is not None:
-            # A small file is read whole under the same lock as its stat, so a writer
-            # replacing it in between cannot make the stream fail or disagree.
-            def small_whole(v: VolumeReader) -> tuple[Entry, bytes | None]:
-                entry = v.stat(path)
-                if entry.is_directory or entry.size_bytes > INLINE_BYTES:
-                    return entry, None
-                return v.read(path, max_bytes=INLINE_BYTES)
-
-            return self.view(volume, small_whole)
+            # A place's volume is a DirVolume: it opens the file under the view's lock.
+            return self.view(volume, lambda v: cast(DirVolume, v).open(path))
 
         def run(conn: Any) -> tuple[Entry, bytes | None]:
             return SqlVolume(conn, self.dialect, self._reader_vid(conn, volume)).stat_inline(path)
 
-        return self._read_tx(run)
+        entry, held = self._read_tx(run)
+        if entry.is_directory:
+            raise IsADirectory(f"is a directory: {path}")
+        if held is not None:
+            return entry, lambda start, end: iter((held[start:end],))
+        # Blob-held content is fetched by its hash, which names that version for good.
+        return entry, functools.partial(self.read_chunks, volume, entry)
 
     def _whole_file(self, volume: VolumeKey, path: VPath, max_bytes: int, sql: str) -> Any:
         """The row of a whole file within ``max_bytes``, found in one statement, or None.

@@ -125,6 +125,9 @@ class Change:
 
 ChangeCallback = Callable[[Change], None]
 
+Reader = Callable[[int, int], Iterator[bytes]]
+"""Bytes ``[start, end)`` of one version of a file's content; called once."""
+
 
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
@@ -459,9 +462,10 @@ class Store(Catalog, Protocol):
         same errors; the most frequent call, so a store may answer it in one statement."""
         ...
 
-    def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, bytes | None]:
-        """A file's entry, with its bytes when the entry holds them (else read them with
-        ``read_chunks``, which serves that version by its hash)."""
+    def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, Reader]:
+        """A file's entry and a reader of that very version's bytes, even when the file
+        is replaced before or while it is read (a raw read's headers and body agree).
+        ``IsADirectory`` for a directory."""
         ...
 
     def read_bytes(self, volume: VolumeKey, path: VPath, *, max_bytes: int) -> bytes:
