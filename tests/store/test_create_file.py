@@ -8,6 +8,7 @@ refuses, with the same error, and change nothing when it does.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -220,6 +221,10 @@ def test_creates_racing_a_delete_never_land_below_a_file(store: Store, volume: V
                 create(store, volume, f"/d/f{n}-{i}")
             except (Exists, NotADirectory):
                 pass
+            except QuotaExceeded:
+                # The fixture's 300 entries fill up when the deleter is slow to get a turn
+                # (a loaded machine); its next cycle empties /d again.
+                time.sleep(0.001)
             except BaseException as exc:  # anything else fails the test
                 errors.append(exc)
                 return
