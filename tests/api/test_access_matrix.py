@@ -18,7 +18,7 @@ import pytest
 from sessionbox.services.tokens import PREFIX, secret_hash
 from sessionbox.store.base import TokenRecord
 from tests.api.test_fs_api import problem
-from tests.conftest import STORES, LiveServer, small_limits
+from tests.conftest import STORES, LiveServer, http_client, small_limits
 
 ADMIN = "matrix-admin-token"
 
@@ -114,7 +114,7 @@ def guarded(
 @pytest.fixture
 def admin(guarded: LiveServer) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {ADMIN}"}
-    with httpx.Client(base_url=guarded.url, headers=headers, timeout=30) as client:
+    with http_client(guarded.url, headers=headers, timeout=30) as client:
         yield client
 
 
@@ -225,7 +225,7 @@ def test_matrix(
         prepare(admin, agent, sid)
     secret = issue(admin, guarded, kind, world)
     headers = {"Authorization": f"Bearer {secret}"} if secret is not None else {}
-    with httpx.Client(base_url=guarded.url, headers=headers, timeout=30) as client:
+    with http_client(guarded.url, headers=headers, timeout=30) as client:
         response = call(client, op, agent, sid)
     if expected in CODES:
         problem(response, *CODES[expected])

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.api.test_fs_api import problem
-from tests.conftest import LiveServer, small_limits
+from tests.conftest import LiveServer, http_client, small_limits
 
 TOKEN = "caco-admin-token"
 S = "/v1/agents/a/sessions/safe_named_s"
@@ -41,7 +40,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def test_caco_routes_need_the_token(
     guarded: LiveServer, method: str, url: str, body: object
 ) -> None:
-    with httpx.Client(base_url=guarded.url) as client:
+    with http_client(guarded.url) as client:
         problem(client.request(method, url, json=body), 401, "unauthorized")
         authed = client.request(
             method, url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 
 from sessionbox.store.base import VolumeKey
 from tests.api._raw import raw_request
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, http_client
 
 PROBLEM = "application/problem+json"
 SHAPE = {"type", "title", "status", "detail", "code"}
@@ -460,7 +460,7 @@ def test_every_route_needs_the_admin_token_when_one_is_set(guarded: LiveServer) 
     agent, session = "guarded-agent", "safe_named_guarded"
     store.create_session(agent, session, "safe", "named")
     before = Seeded(agent, session, guarded).state()
-    with httpx.Client(base_url=guarded.url, timeout=30) as client:
+    with http_client(guarded.url, timeout=30) as client:
         for route in v1_routes(guarded.app):
             body = valid_body(route, guarded.app) if route.takes_body else None
             for auth in (None, "Bearer wrong", "Basic t0ken", "Bearer", "t0ken"):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.api.test_fs_api import problem
+from tests.conftest import http_client
 
 
 @pytest.fixture
@@ -214,7 +215,7 @@ def test_concurrent_puts_over_http(live_server: Any, base: str) -> None:
     lock = threading.Lock()
 
     def write(worker: int) -> None:
-        with httpx.Client(base_url=live_server.url, timeout=60) as client:
+        with http_client(live_server.url, timeout=60) as client:
             for i in range(per_writer):
                 stamp = 10_000 + i * writers + worker
                 response = client.put(f"{base}/snapshot", json=envelope(stamp, w=worker, i=i))
@@ -230,7 +231,7 @@ def test_concurrent_puts_over_http(live_server: Any, base: str) -> None:
     for thread in threads:
         thread.join()
     assert failures == []
-    with httpx.Client(base_url=live_server.url) as client:
+    with http_client(live_server.url) as client:
         latest = client.get(f"{base}/snapshot").json()
         history = [h["updatedAt"] for h in client.get(f"{base}/snapshots").json()["data"]]
     assert latest["updatedAt"] in acknowledged

@@ -15,21 +15,19 @@ from hypothesis import strategies as st
 from sessionbox.store._sqlstore import SqlStore
 from tests.api.test_access_matrix import ADMIN, guarded  # noqa: F401  (fixture)
 from tests.api.test_fs_api import problem
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, http_client
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture
 def admin(guarded: LiveServer) -> Iterator[httpx.Client]:  # noqa: F811
-    with httpx.Client(base_url=guarded.url, headers=AUTH, timeout=30) as client:
+    with http_client(guarded.url, headers=AUTH, timeout=30) as client:
         yield client
 
 
 def as_token(guarded: LiveServer, token: str) -> httpx.Client:  # noqa: F811
-    return httpx.Client(
-        base_url=guarded.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    return http_client(guarded.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 def issue(admin: httpx.Client, **body: Any) -> dict[str, Any]:
@@ -79,7 +77,7 @@ def test_tokens_are_admin_only(guarded: LiveServer, admin: httpx.Client, agent: 
         problem(client.get("/v1/tokens"), 403, "forbidden")
         problem(client.delete(f"/v1/tokens/{made['id']}"), 403, "forbidden")
         assert client.get("/v1/agents").json()["data"] == [agent]
-    with httpx.Client(base_url=guarded.url) as anonymous:
+    with http_client(guarded.url) as anonymous:
         problem(anonymous.post("/v1/tokens", json=body), 401, "unauthorized")
 
 
@@ -112,7 +110,7 @@ def test_bad_token_requests(admin: httpx.Client, body: Any, status: int, code: s
     ],
 )
 def test_malformed_tokens_are_401(guarded: LiveServer, header: str) -> None:  # noqa: F811
-    with httpx.Client(base_url=guarded.url, timeout=30) as client:
+    with http_client(guarded.url, timeout=30) as client:
         response = client.get("/v1/agents/a/sessions", headers={"Authorization": header.encode()})
         problem(response, 401, "unauthorized")
 
@@ -122,7 +120,7 @@ def test_malformed_tokens_are_401(guarded: LiveServer, header: str) -> None:  # 
 )
 @given(st.text(alphabet=[chr(c) for c in [*range(0x21, 0x7F), *range(0xA0, 0x100)]], min_size=1))
 def test_any_token_text_is_a_401_never_a_500(guarded: LiveServer, text: str) -> None:  # noqa: F811
-    with httpx.Client(base_url=guarded.url, timeout=30) as client:
+    with http_client(guarded.url, timeout=30) as client:
         header = f"Bearer {text}".encode("latin-1")
         response = client.get("/v1/agents/a/sessions", headers={"Authorization": header})
         assert response.status_code in (200, 401), response.text

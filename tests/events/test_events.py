@@ -26,7 +26,7 @@ from sessionbox.services.files import FileService
 from sessionbox.store import open_store
 from sessionbox.store.base import Change, Content, Store, VolumeKey
 from sessionbox.store.postgres import notify_payload
-from tests.conftest import LiveServer, small_limits
+from tests.conftest import LiveServer, http_client, small_limits
 
 
 def _collect(store: Store) -> tuple[list[Change], threading.Event, Any]:
@@ -182,7 +182,7 @@ class SSE:
 
 @pytest.fixture
 def sse_client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=httpx.Timeout(30)) as client:
+    with http_client(live_server.url, timeout=httpx.Timeout(30)) as client:
         yield client
 
 
@@ -261,7 +261,7 @@ def test_postgres_change_through_another_store_instance_reaches_the_feed(
         agent, session = f"agent-{secrets.token_hex(6)}", f"safe_named_{secrets.token_hex(6)}"
         other.create_session(agent, session, "safe", "named")
         with (
-            httpx.Client(base_url=server.url, timeout=30) as client,
+            http_client(server.url, timeout=30) as client,
             _open_feed(client, agent, session) as response,
         ):
             feed = SSE(response)
@@ -315,7 +315,7 @@ def test_serve_stops_on_sigint_while_a_feed_is_open(tmp_path: Path) -> None:
             == 201
         )
         with (
-            httpx.Client(base_url=base, timeout=30) as client,
+            http_client(base, timeout=30) as client,
             _open_feed(client, "a", "safe_named_s") as response,
         ):
             feed = SSE(response)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import http_client
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -59,8 +61,9 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.tail()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
+                with http_client(self.url, timeout=2) as client:
+                    if client.get("/healthz").status_code == 200:
+                        return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)

@@ -25,7 +25,7 @@ import pytest
 
 from sessionbox import errors
 from sessionbox.store.sqlite import path_from_url
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, http_client
 from tests.reliability.conftest import assert_invariants, env_int
 from tests.store.test_stateful import DIR, Model
 
@@ -44,7 +44,7 @@ def test_if_match_read_modify_write_loses_no_update(
     start = threading.Barrier(WRITERS)
 
     def writer() -> None:
-        with httpx.Client(base_url=live_server.url, timeout=120) as client:
+        with http_client(live_server.url, timeout=120) as client:
             start.wait()
             done = 0
             for _ in range(5000):  # a liveness bound only: every 412 is retried
@@ -158,7 +158,7 @@ def test_overlapping_tree_operations_serialise(
         def fire(
             op: tuple[str, str, str], base: str = base, start: threading.Barrier = start
         ) -> int:
-            with httpx.Client(base_url=live_server.url, timeout=60) as client:
+            with http_client(live_server.url, timeout=60) as client:
                 start.wait()
                 return send(client, base, op)
 
@@ -177,7 +177,7 @@ def test_overlapping_tree_operations_serialise(
 
 def storm(live_server: LiveServer, agent: str, work: Callable[[httpx.Client, int], int]) -> None:
     def one(i: int) -> int:
-        with httpx.Client(base_url=live_server.url, timeout=120) as client:
+        with http_client(live_server.url, timeout=120) as client:
             return work(client, i)
 
     with ThreadPoolExecutor(WRITERS) as pool:

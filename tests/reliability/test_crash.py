@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import http_client
 from tests.reliability._journal import Writer, drive, observe
 from tests.reliability._server import ServerProcess
 from tests.reliability._sidecheck import settle
@@ -34,7 +35,7 @@ def test_kill_9_loses_no_acknowledged_write(server_store_url: str, tmp_path: Pat
     agent = f"crash-{secrets.token_hex(4)}"
     server = ServerProcess(server_store_url, tmp_path / "data").start()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with http_client(server.url, timeout=30) as client:
             created = client.post(f"/v1/agents/{agent}/sessions", json={})
             assert created.status_code == 201, created.text
             base = f"/v1/agents/{agent}/sessions/{created.json()['id']}/fs"
@@ -49,7 +50,7 @@ def test_kill_9_loses_no_acknowledged_write(server_store_url: str, tmp_path: Pat
         survived = 0
         for kill in range(KILLS):
             stop = threading.Event()
-            clients = [httpx.Client(base_url=server.url, timeout=30) for _ in writers]
+            clients = [http_client(server.url, timeout=30) for _ in writers]
             threads = [
                 threading.Thread(target=drive, args=(w, c, stop), daemon=True)
                 for w, c in zip(writers, clients, strict=True)
@@ -68,7 +69,7 @@ def test_kill_9_loses_no_acknowledged_write(server_store_url: str, tmp_path: Pat
             assert_invariants(server_store_url, tmp_path / "data", agent)
             server.start()
             survived += 1
-            with httpx.Client(base_url=server.url, timeout=30) as client:
+            with http_client(server.url, timeout=30) as client:
                 for w in writers:
                     problem = settle(w, client, template)
                     assert problem is None, f"seed {seed}, kill {kill}:\n{problem}"

@@ -12,12 +12,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from sessionbox.store import _safefs
 from sessionbox.store.sqlite import SqliteStore
-from tests.conftest import LiveServer, small_limits
+from tests.conftest import LiveServer, http_client, small_limits
 from tests.reliability.conftest import assert_invariants, new_session
 
 OCTET = {"content-type": "application/octet-stream"}
@@ -28,7 +27,7 @@ def test_sqlite_disk_full_is_507_and_keeps_the_previous_content(tmp_path: Path) 
     server = LiveServer(settings).start()
     store = server.app.state.store
     assert isinstance(store, SqliteStore)
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    with http_client(server.url, timeout=60) as client:
         base = new_session(client)
         assert client.put(f"{base}/keep.txt", content=b"v1", headers=OCTET).status_code == 201
         pages = store._writer.execute("PRAGMA page_count").fetchone()[0]
@@ -76,7 +75,7 @@ def test_directory_disk_full_is_507_and_keeps_the_previous_content(
     monkeypatch.setattr(_safefs, "os", disk)
     server = LiveServer(settings).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=60) as client:
+        with http_client(server.url, timeout=60) as client:
             base = new_session(client)
             assert client.put(f"{base}/keep.txt", content=b"v1", headers=OCTET).status_code == 201
             disk.full = True

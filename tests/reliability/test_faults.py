@@ -22,7 +22,7 @@ import pytest
 from sessionbox.errors import Unavailable
 from sessionbox.store import open_store
 from sessionbox.store.base import VolumeKey
-from tests.conftest import LiveServer, small_limits
+from tests.conftest import LiveServer, http_client, small_limits
 from tests.reliability._proxy import Proxy
 from tests.reliability.conftest import is_clean_503, new_session
 
@@ -69,7 +69,7 @@ class Load:
 
     def _run(self, n: int) -> None:
         path = f"{self.base}/load/t{n}"
-        with httpx.Client(base_url=self.url, timeout=120) as client:
+        with http_client(self.url, timeout=120) as client:
             while not self._stop.is_set():
                 self.tried[n] += 1
                 if self._record(
@@ -108,7 +108,7 @@ def test_killed_postgres_connections_fail_cleanly_and_the_pool_recovers(
     pg_server: tuple[LiveServer, str], postgres_url: str
 ) -> None:
     server, name = pg_server
-    client = httpx.Client(base_url=server.url, timeout=120)
+    client = http_client(server.url, timeout=120)
     load = Load(server.url, new_session(client)).start()
     killed = 0
     with psycopg.connect(postgres_url, autocommit=True) as admin:
@@ -140,7 +140,7 @@ def test_database_away_gives_503_and_degraded_health_then_recovers(
     proxy = Proxy((parts.hostname, parts.port)).up()
     url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
     server = LiveServer(small_limits(tmp_path, store=url, pg_pool_max=4)).start()
-    client = httpx.Client(base_url=server.url, timeout=120)
+    client = http_client(server.url, timeout=120)
     try:
         load = Load(server.url, new_session(client), threads=4).start()
         time.sleep(0.5)
@@ -177,7 +177,7 @@ def test_a_write_on_a_pooled_connection_the_database_dropped_succeeds(
 ) -> None:
     """Regression: a write that found its pooled connection dead was a 503, though nothing ran."""
     server, name = pg_server
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    with http_client(server.url, timeout=60) as client:
         base = new_session(client)
         for i in range(5):
             with psycopg.connect(postgres_url, autocommit=True) as admin:

@@ -30,6 +30,7 @@ import psycopg
 import pytest
 
 from sessionbox.store.postgres import POOL_WAIT_SECONDS, RETRY_SECONDS
+from tests.conftest import http_client
 from tests.reliability._private_postgres import PrivatePostgres
 from tests.reliability._server import ServerProcess
 from tests.reliability.conftest import assert_invariants, env_int, is_clean_503, new_session
@@ -99,7 +100,7 @@ class Load:
         rng = random.Random(n)
         mine: list[str] = []
         counter = f"{self.base}/t{n}/counter"
-        with httpx.Client(base_url=self.url, timeout=HANG_BOUND * 2) as client:
+        with http_client(self.url, timeout=HANG_BOUND * 2) as client:
             for i in itertools.count():
                 if self._stop.is_set():
                     return
@@ -176,7 +177,7 @@ def test_a_real_postgres_restart_under_load_loses_nothing(
     store_url = f"{private_postgres.url}?application_name={APP_NAME}"
     server = ServerProcess(store_url, tmp_path / "data", env={"SESSIONBOX_PG_POOL_MAX": "4"})
     server.start()
-    client = httpx.Client(base_url=server.url, timeout=HANG_BOUND * 2)
+    client = http_client(server.url, timeout=HANG_BOUND * 2)
     try:
         load = Load(server.url, new_session(client)).start()
         _wait_for(lambda: load.acked_count() >= THREADS, "first writes")
@@ -254,9 +255,9 @@ def test_a_change_feed_that_lost_its_listener_says_resync(
     server = ServerProcess(store_url, tmp_path / "data").start()
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     try:
-        with httpx.Client(base_url=server.url, timeout=HANG_BOUND * 2) as client:
+        with http_client(server.url, timeout=HANG_BOUND * 2) as client:
             base = new_session(client)
-            feed = httpx.Client(base_url=server.url, timeout=HANG_BOUND * 2)
+            feed = http_client(server.url, timeout=HANG_BOUND * 2)
             threading.Thread(
                 target=_follow, args=(feed, base.removesuffix("/fs") + "/events", events),
                 daemon=True,

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import http_client
 from tests.reliability._server import ServerProcess
 from tests.reliability.conftest import assert_invariants, new_session
 
@@ -34,8 +35,8 @@ def sse_change_crosses_replicas(replicas: list[str]) -> None:
     received: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
     timeout = httpx.Timeout(10, read=60)
     with (
-        httpx.Client(base_url=replicas[0], timeout=timeout) as a,
-        httpx.Client(base_url=replicas[1], timeout=timeout) as b,
+        http_client(replicas[0], timeout=timeout) as a,
+        http_client(replicas[1], timeout=timeout) as b,
     ):
         base = new_session(a)
         session = base.removesuffix("/fs")
@@ -110,9 +111,7 @@ def replicas(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture
 def spread(replicas: list[str]) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        transport=RoundRobin(replicas), base_url="http://replicas", timeout=60
-    ) as client:
+    with http_client("http://replicas", transport=RoundRobin(replicas), timeout=60) as client:
         yield client
 
 
@@ -166,7 +165,7 @@ def test_read_modify_write_through_both_replicas_loses_no_update(
     wins: list[int] = []
 
     def writer(i: int) -> None:
-        with httpx.Client(base_url=replicas[i % 2], timeout=60) as client:
+        with http_client(replicas[i % 2], timeout=60) as client:
             for _ in range(300):
                 current = client.get(url, params={"raw": "1"})
                 answer = client.put(

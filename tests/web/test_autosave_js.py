@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import STORES, LiveServer, small_limits
+from tests.conftest import STORES, LiveServer, http_client, small_limits
 
 # Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
 # (docs/DESIGN.md, Web UI: the one known race is listed there).
@@ -105,7 +105,7 @@ def test_the_token_is_sent_and_a_wrong_one_is_shown(
     page: Page, token_server: LiveServer, agent: str
 ) -> None:
     auth = {"Authorization": "Bearer s3cret-token"}
-    with httpx.Client(base_url=token_server.url, headers=auth) as client:
+    with http_client(token_server.url, headers=auth) as client:
         session_id = new_session(client, agent)
         demo = f"{token_server.url}/static/autosave-demo.html?agent={agent}&session={session_id}"
         page.goto(demo + "&token=s3cret-token")
@@ -122,7 +122,7 @@ def test_the_token_is_sent_and_a_wrong_one_is_shown(
 def test_server_gone_page_keeps_working_and_shows_the_error(
     page: Page, own_server: LiveServer, agent: str
 ) -> None:
-    with httpx.Client(base_url=own_server.url) as client:
+    with http_client(own_server.url) as client:
         session_id = new_session(client, agent)
     open_demo(page, own_server.url, agent, session_id)
     page.fill("#note", "before")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import LiveServer, small_limits
+from tests.conftest import LiveServer, http_client, small_limits
 from tests.web._browser import Console, browser, console, new_page, page  # noqa: F401 (fixtures)
 
 # Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
@@ -111,7 +111,7 @@ def test_the_ui_asks_for_a_token_and_keeps_it_only_in_the_tab(
 ) -> None:
     console.allowed_statuses.add(401)
     headers = {"Authorization": "Bearer s3cret-token"}
-    with httpx.Client(base_url=guarded_server.url, headers=headers) as admin:
+    with http_client(guarded_server.url, headers=headers) as admin:
         admin.post("/v1/agents/tok-agent/sessions", json={"id": "safe_named_t"})
         admin.post(
             "/v1/agents/tok-agent/sessions/safe_named_t/fs/hello.txt", json={"content": "hi"}

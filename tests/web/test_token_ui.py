@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import LiveServer, small_limits
+from tests.conftest import LiveServer, http_client, small_limits
 from tests.web._browser import Console, browser, console, page  # noqa: F401 (fixtures)
 from tests.web.test_tabs_ui import PROBE
 
@@ -32,9 +32,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = LiveServer(
         small_limits(tmp_path_factory.mktemp("guarded-ui"), admin_token=ADMIN)
     ).start()
-    with httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30
-    ) as admin:
+    with http_client(server.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30) as admin:
         for sid in ("safe_named_open", "unsafe_named_secret"):
             assert admin.post(f"/v1/agents/{AGENT}/sessions", json={"id": sid}).status_code == 201
             created = admin.post(
