@@ -222,6 +222,17 @@ class DirReader:
                 raise
         return fd, parts[-1], st
 
+    def _find_file(self, path: VPath) -> tuple[int, str, os.stat_result]:
+        """``_find`` for a file: ``IsADirectory`` for a directory, the root included."""
+        if path == ROOT:
+            raise IsADirectory("is a directory: /")
+        self._guard(path)
+        fd, name, st = self._find(path)
+        if stat.S_ISDIR(st.st_mode):
+            os.close(fd)
+            raise IsADirectory(f"is a directory: {path}")
+        return fd, name, st
+
     def _entry(
         self,
         dir_fd: int,
@@ -320,13 +331,8 @@ class DirReader:
         renaming a new one over it, so the open file keeps serving the version the
         entry describes, however long the stream takes to start.
         """
-        if path == ROOT:
-            raise IsADirectory("is a directory: /")
-        self._guard(path)
-        fd, name, st = self._find(path)
+        fd, name, _ = self._find_file(path)
         try:
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectory(f"is a directory: {path}")
             with sfs.os_errors(path):
                 file_fd, opened = sfs.open_regular(fd, name)
                 held = HeldFile(file_fd, path)
@@ -375,13 +381,8 @@ class DirReader:
             os.close(fd)
 
     def read(self, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
-        if path == ROOT:
-            raise IsADirectory("is a directory: /")
-        self._guard(path)
-        fd, name, st = self._find(path)
+        fd, name, st = self._find_file(path)
         try:
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectory(f"is a directory: {path}")
             if st.st_size > max_bytes:
                 raise TooLarge(
                     f"{path} has {st.st_size} bytes, more than {max_bytes} can be "
