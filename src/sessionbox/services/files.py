@@ -170,6 +170,7 @@ class FileService:
         entry, reader = self.open_file(agent_id, session_id, path)
         stop = entry.size_bytes if end is None else min(end, entry.size_bytes)
         if start < 0 or (start >= stop and entry.size_bytes > 0) or start > stop:
+            del reader  # a held file closes now, not when the caller drops the exception
             raise RangeNotSatisfiable(f"{path} has {entry.size_bytes} bytes")
         return entry, reader(start, stop), start, stop
 

@@ -471,16 +471,25 @@ class DirReader:
 class HeldFile:
     """An open file of a directory volume, read once as ``held(start, end)``.
 
-    The stream closes the descriptor when it ends; a stream never started (a 304, a
-    client gone before the body) closes it when the last reference goes.
+    The stream closes the descriptor when it ends. A stream never started (a 304, a
+    client gone before the body) closes it when the last reference goes; one abandoned
+    midway, when its generator is collected. A second read is refused: the descriptor
+    may be closed by then, and its number reused by another file.
     """
 
     def __init__(self, fd: int, path: VPath) -> None:
         self._fd = fd
         self._path = path
         self._close = weakref.finalize(self, os.close, fd)
+        self._read = False
 
     def __call__(self, start: int, end: int) -> Iterator[bytes]:
+        if self._read:
+            raise RuntimeError(f"{self._path} was opened for one read")
+        self._read = True
+        return self._pieces(start, end)
+
+    def _pieces(self, start: int, end: int) -> Iterator[bytes]:
         try:
             with sfs.os_errors(self._path):
                 yield from sfs.read_pieces(self._fd, start, end)
