@@ -21,8 +21,9 @@ setup: .venv/.synced
 serve: .venv/.synced
 	.venv/bin/sessionbox serve
 
+# worksteal: a few tests run 20-40 s; an idle worker takes queued tests from a busy one.
 test: .venv/.synced
-	.venv/bin/pytest -n auto $(PYTEST_ARGS)
+	.venv/bin/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 lint: .venv/.synced
 	.venv/bin/ruff check src tests
