@@ -25,6 +25,7 @@ from sessionbox.errors import (
     ReadOnly,
     SessionNotFound,
     TooLarge,
+    Unavailable,
 )
 from sessionbox.paths import VPath
 from sessionbox.store.base import CHUNK_BYTES, INLINE_BYTES, Content, Store, VolumeKey
@@ -356,6 +357,25 @@ def test_a_held_file_is_read_once(store: Store, volume: VolumeKey) -> None:
     assert b"".join(reader(0, entry.size_bytes)) == b"a" * 5000
     with pytest.raises(RuntimeError):
         reader(0, 5)
+
+
+@pytest.mark.parametrize("grow", [0, 3], ids=["same size", "grown"])
+def test_chunks_of_a_walked_entry_are_that_version_or_unavailable(
+    store: Store, volume: VolumeKey, grow: int
+) -> None:
+    """An export walks its entries first and streams each file later: a file replaced in
+    between must give the walked version's bytes or a clean ``Unavailable``, never the
+    new bytes under the old entry (regression: the directory store compared sizes only)."""
+    first = secrets.token_bytes(INLINE_BYTES + 1)
+    store.update(volume, lambda v: v.write(VPath("/w.bin"), Content.of(first), mode="create"))
+    [(entry, _)] = store.view(volume, lambda v: list(v.walk(VPath("/w.bin"), with_content=False)))
+    second = Content.of(secrets.token_bytes(INLINE_BYTES + 1 + grow))
+    store.update(volume, lambda v: v.write(VPath("/w.bin"), second, mode="update"))
+    try:
+        got = b"".join(store.read_chunks(volume, entry, 0, entry.size_bytes))
+    except Unavailable:
+        return
+    assert got == first
 
 
 def _open_descriptors() -> int:

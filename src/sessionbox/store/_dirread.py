@@ -501,7 +501,8 @@ class HeldFile:
 
 
 def read_range(place: Place, entry: Entry, start: int, end: int) -> Iterator[bytes]:
-    """Bytes ``[start, end)`` of a file of a directory volume, streamed from disk."""
+    """Bytes ``[start, end)`` of a file of a directory volume, streamed from disk: of the
+    version ``entry`` describes (a walk's, as an export streams it), or ``Unavailable``."""
     if entry.is_directory or start >= end:
         return
     base, root = place
@@ -520,7 +521,9 @@ def read_range(place: Place, entry: Entry, start: int, end: int) -> Iterator[byt
         finally:
             os.close(parent)
     try:
-        if opened.st_size != entry.size_bytes:
+        # Every write sets a fine-grained mtime (atomic_write), so size and time together
+        # tell a replacement apart, a same-size one too.
+        if (opened.st_size, _time_of(opened.st_mtime_ns)) != (entry.size_bytes, entry.updated_at):
             raise Unavailable(f"content of {entry.path} changed while it was being read")
         with sfs.os_errors(entry.path):
             yield from sfs.read_pieces(fd, start, end)
