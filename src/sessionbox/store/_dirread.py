@@ -520,12 +520,10 @@ def read_range(place: Place, entry: Entry, start: int, end: int) -> Iterator[byt
             fd, opened = sfs.open_regular(parent, parts[-1])
         finally:
             os.close(parent)
-    try:
-        # Every write sets a fine-grained mtime (atomic_write), so size and time together
-        # tell a replacement apart, a same-size one too.
-        if (opened.st_size, _time_of(opened.st_mtime_ns)) != (entry.size_bytes, entry.updated_at):
-            raise Unavailable(f"content of {entry.path} changed while it was being read")
-        with sfs.os_errors(entry.path):
-            yield from sfs.read_pieces(fd, start, end)
-    finally:
-        os.close(fd)
+    held = HeldFile(fd, entry.path)
+    # Every write sets a fine-grained mtime (atomic_write), so size and time together
+    # tell a replacement apart, a same-size one too.
+    if (opened.st_size, _time_of(opened.st_mtime_ns)) != (entry.size_bytes, entry.updated_at):
+        held.close()
+        raise Unavailable(f"content of {entry.path} changed while it was being read")
+    yield from held(start, end)
