@@ -18,7 +18,8 @@ import sessionbox
 from sessionbox.api.app import create_app
 from sessionbox.config import Settings
 from sessionbox.store import open_store
-from sessionbox.store.base import Store, VolumeKey
+from sessionbox.store.base import Store
+from sessionbox.types import VolumeKey
 from tests import _postgres
 
 STORES = ["sqlite", "postgres", "directory"]

@@ -49,7 +49,7 @@ from sessionbox.errors import (
 )
 from sessionbox.links import ChildLink, build_child_link, parse_child_link
 from sessionbox.services.sessions import Resolved
-from sessionbox.store.base import Entry, SessionRecord
+from sessionbox.types import Entry, SessionRecord
 
 __version__ = "0.1.0"
 

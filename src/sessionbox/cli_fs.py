@@ -27,9 +27,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sessionbox.api.schemas import entry_json
 from sessionbox.errors import SessionboxError
-from sessionbox.store.base import Entry
+from sessionbox.types import Entry
 
 fs_app = typer.Typer(
     name="fs",
@@ -118,7 +117,7 @@ def _emit(target: Target, value: Any) -> None:
 
 
 def _entry(target: Target, entry: Entry) -> dict[str, Any]:
-    return entry_json(entry, target.session)
+    return entry.to_json(target.session)
 
 
 def _done(target: Target, verb: str, entry: Entry) -> None:

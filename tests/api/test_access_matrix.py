@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from sessionbox.services.tokens import PREFIX, secret_hash
-from sessionbox.store.base import TokenRecord
+from sessionbox.types import TokenRecord
 from tests.api.test_fs_api import problem
 from tests.conftest import STORES, LiveServer, http_client, small_limits
 

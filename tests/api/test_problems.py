@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from sessionbox.store.base import VolumeKey
+from sessionbox.types import VolumeKey
 from tests.api._raw import raw_request
 from tests.conftest import LiveServer, http_client
 

@@ -15,7 +15,8 @@ import pytest
 from sessionbox.bench.contender import Unsupported
 from sessionbox.bench.sametx import RawSqliteSameTx
 from sessionbox.bench.workloads import content, file_path
-from sessionbox.store.base import INLINE_BYTES, SelfChecking
+from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store.base import SelfChecking
 
 
 @pytest.fixture

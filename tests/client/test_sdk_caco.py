@@ -18,7 +18,7 @@ from sessionbox.services.applets import Applet
 from sessionbox.services.outputs import Output
 from sessionbox.services.sessions import Resolved
 from sessionbox.services.snapshots import HistoryItem, Snapshot
-from sessionbox.store.base import Change
+from sessionbox.types import Change
 from tests.conftest import LiveServer, _free_port
 
 

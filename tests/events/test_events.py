@@ -19,13 +19,15 @@ import httpx
 import pytest
 
 from sessionbox.client._watch import LocalWatch
+from sessionbox.content import Content
 from sessionbox.errors import Exists
 from sessionbox.paths import VPath
 from sessionbox.services.events import QUEUE_SIZE, EventHub
 from sessionbox.services.files import FileService
 from sessionbox.store import open_store
-from sessionbox.store.base import Change, Content, Store, VolumeKey
+from sessionbox.store.base import Store
 from sessionbox.store.postgres import notify_payload
+from sessionbox.types import Change, VolumeKey
 from tests.conftest import LiveServer, http_client, small_limits
 
 
@@ -135,14 +137,13 @@ def test_a_gap_in_the_store_feed_tells_every_subscriber_to_resync() -> None:
 def test_a_gap_reaches_an_in_process_watch_as_its_own_resync() -> None:
     heard: list[Any] = []
 
-    class _Feed:
-        def watch(self, callback: Any) -> Any:
-            heard.append(callback)
-            return lambda: None
+    def watch(callback: Any) -> Any:
+        heard.append(callback)
+        return lambda: None
 
-    with LocalWatch(_Feed(), "a", "s", "/src", timeout=1) as watch:  # type: ignore[arg-type]
+    with LocalWatch(watch, "a", "s", "/src", timeout=1) as watch_:
         heard[0](Change.gap())
-        assert next(watch) == Change("a", "s", "files", "resync", "/")
+        assert next(watch_) == Change("a", "s", "files", "resync", "/")
 
 
 # -- SSE over real HTTP ------------------------------------------------------------------

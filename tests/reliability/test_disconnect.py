@@ -15,7 +15,8 @@ import pytest
 from sessionbox.api.app import create_app
 from sessionbox.config import Settings
 from sessionbox.paths import VPath
-from sessionbox.store.base import Store, VolumeKey
+from sessionbox.store.base import Store
+from sessionbox.types import VolumeKey
 
 
 def test_disconnect_mid_upload_is_not_a_500(

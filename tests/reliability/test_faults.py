@@ -21,7 +21,7 @@ import pytest
 
 from sessionbox.errors import Unavailable
 from sessionbox.store import open_store
-from sessionbox.store.base import VolumeKey
+from sessionbox.types import VolumeKey
 from tests.conftest import LiveServer, http_client, small_limits
 from tests.reliability._proxy import Proxy
 from tests.reliability.conftest import is_clean_503, new_session

@@ -15,7 +15,7 @@ import pytest
 
 from sessionbox.paths import VPath
 from sessionbox.store import _safefs
-from sessionbox.store.base import VolumeKey
+from sessionbox.types import VolumeKey
 from tests.conftest import LiveServer
 from tests.reliability.conftest import new_session
 from tests.store.test_invariants import corrupt

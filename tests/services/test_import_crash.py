@@ -25,19 +25,14 @@ import pytest
 
 from sessionbox import paths
 from sessionbox.config import Settings
+from sessionbox.content import Content
 from sessionbox.errors import Exists, SessionNotFound
 from sessionbox.services._archive import Member
 from sessionbox.services.applets import AppletService
 from sessionbox.services.transfer import Plan, TransferService, plan_import
 from sessionbox.store import open_store
-from sessionbox.store.base import (
-    Content,
-    SelfChecking,
-    Store,
-    VolumeKey,
-    VolumeReader,
-    VolumeWriter,
-)
+from sessionbox.store.base import SelfChecking, Store, VolumeReader, VolumeWriter
+from sessionbox.types import VolumeKey
 
 BIG = random.Random(10).randbytes(1_300_000)  # more than one chunk
 
@@ -48,7 +43,7 @@ CHILD = textwrap.dedent(
     from sessionbox.ids import parse_session_id
     from sessionbox.services import transfer
     from sessionbox.store import open_store
-    from sessionbox.store.base import NewSession, VolumeKey
+    from sessionbox.types import NewSession, VolumeKey
     from tests.services.test_import_crash import plan_for
 
     url, data_dir, agent, sid, cut = sys.argv[1:]

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 import sessionbox
+from sessionbox.content import Content
 from sessionbox.errors import InvalidInput, SessionNotFound
 from sessionbox.paths import VPath
 from sessionbox.services.retention import RetentionService, parse_duration, run_periodically
-from sessionbox.store.base import Content, Store, VolumeKey, VolumeWriter
+from sessionbox.store.base import Store, VolumeWriter
+from sessionbox.types import VolumeKey
 
 
 def _keeps_blobs(store: Store) -> bool:

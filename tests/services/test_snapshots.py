@@ -23,7 +23,8 @@ from sessionbox.errors import (
 )
 from sessionbox.paths import ROOT
 from sessionbox.services.snapshots import parse_envelope, validate_envelope
-from sessionbox.store.base import Store, VolumeKey
+from sessionbox.store.base import Store
+from sessionbox.types import VolumeKey
 
 
 @pytest.fixture

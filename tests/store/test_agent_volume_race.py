@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 
+from sessionbox.content import Content
 from sessionbox.paths import VPath
-from sessionbox.store.base import Content, Store, VolumeKey, VolumeWriter
+from sessionbox.store.base import Store, VolumeWriter
+from sessionbox.types import VolumeKey
 
 WRITERS = 8
 

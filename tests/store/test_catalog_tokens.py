@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sessionbox.errors import SessionNotFound, TokenNotFound
-from sessionbox.store.base import Store, TokenRecord
+from sessionbox.store.base import Store
+from sessionbox.types import TokenRecord
 
 
 def test_open_session_creates_once_and_then_touches(store: Store, agent: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sessionbox.content import Content
 from sessionbox.errors import (
     Exists,
     IsADirectory,
@@ -23,7 +24,9 @@ from sessionbox.errors import (
 )
 from sessionbox.paths import VPath
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import INLINE_BYTES, Change, Content, Store, VolumeKey, WriteMode
+from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store.base import Store
+from sessionbox.types import Change, VolumeKey, WriteMode
 
 MiB = 1024 * 1024
 

@@ -10,6 +10,7 @@ import pytest
 
 import sessionbox
 from sessionbox.client.local import Files
+from sessionbox.content import CHUNK_BYTES, Content
 from sessionbox.errors import (
     DirectoryNotEmpty,
     Exists,
@@ -28,7 +29,9 @@ from sessionbox.errors import (
     Unavailable,
 )
 from sessionbox.paths import VPath
-from sessionbox.store.base import CHUNK_BYTES, INLINE_BYTES, Content, Store, VolumeKey
+from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store.base import Store
+from sessionbox.types import VolumeKey
 
 MiB = 1024 * 1024
 

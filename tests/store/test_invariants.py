@@ -10,10 +10,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from sessionbox.content import Content
 from sessionbox.paths import VPath
-from sessionbox.store.base import Content, SelfChecking, Store, VolumeKey
+from sessionbox.store.base import SelfChecking, Store
 from sessionbox.store.dirstore import CATALOG
 from sessionbox.store.sqlite import path_from_url
+from sessionbox.types import VolumeKey
 
 
 def corrupt(store: Store, sql: str, params: tuple[Any, ...]) -> None:

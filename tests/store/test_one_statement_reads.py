@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from sessionbox.content import Content
 from sessionbox.errors import NotADirectory, NotFound, SessionNotFound
 from sessionbox.paths import ROOT, VPath
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import Content, Store, VolumeKey
+from sessionbox.store.base import Store
+from sessionbox.types import VolumeKey
 
 PATHS = ["/", "/a", "/a/f.txt", "/a/sub", "/a/sub/deep", "/a/empty", "/b", "/missing", "/a/f.txt/x"]
 

@@ -8,7 +8,7 @@ import pytest
 
 import sessionbox
 from sessionbox.errors import SessionNotFound
-from sessionbox.store.base import VolumeKey
+from sessionbox.types import VolumeKey
 
 
 def test_reader_usage_sums_every_volume_of_the_session(

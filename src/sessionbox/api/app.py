@@ -26,8 +26,7 @@ from sessionbox.services.sessions import SessionService
 from sessionbox.services.snapshots import SnapshotService
 from sessionbox.services.tokens import TokenService
 from sessionbox.services.transfer import TransferService
-from sessionbox.store import open_store
-from sessionbox.store.base import Store
+from sessionbox.store import Store, open_store
 from sessionbox.web import install as install_web
 
 _DESCRIPTION = (

@@ -32,7 +32,7 @@ from sessionbox.errors import (
 )
 from sessionbox.ids import Mode, parse_session_id, validate_agent_id
 from sessionbox.services.tokens import TokenService
-from sessionbox.store.base import TokenRecord
+from sessionbox.types import TokenRecord
 
 
 @dataclass(frozen=True, slots=True)

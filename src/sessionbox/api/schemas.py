@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sessionbox.errors import EncodingInvalid
 from sessionbox.ids import AGENT_ID_PATTERN, SESSION_ID_PATTERN
 from sessionbox.services.grep import GrepFile, decode_text
-from sessionbox.store.base import Entry, SessionRecord
+from sessionbox.types import Entry
 
 Encoding = Literal["text", "base64"]
 
@@ -149,48 +149,14 @@ class AgentListOut(BaseModel):
     next_cursor: str | None
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def entry_json(entry: Entry, session_id: str) -> dict[str, Any]:
-    return {
-        "id": str(entry.id),
-        "session_id": session_id,
-        "path": entry.path,
-        "name": entry.name,
-        "is_directory": entry.is_directory,
-        "is_readonly": entry.is_readonly,
-        "size_bytes": entry.size_bytes,
-        "content_type": entry.content_type,
-        "meta": entry.meta,
-        "etag": entry.etag,
-        "created_at": _iso(entry.created_at),
-        "updated_at": _iso(entry.updated_at),
-    }
-
-
 def file_json(entry: Entry, data: bytes, session_id: str) -> dict[str, Any]:
     text = decode_text(data)
-    body = entry_json(entry, session_id)
+    body = entry.to_json(session_id)
     if text is None:
         body.update(content=base64.b64encode(data).decode("ascii"), encoding="base64")
     else:
         body.update(content=text, encoding="text")
     return body
-
-
-def session_json(record: SessionRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "agent_id": record.agent_id,
-        "mode": record.mode,
-        "type": record.type,
-        "partition": record.partition,
-        "created_at": _iso(record.created_at),
-        "last_active_at": _iso(record.last_active_at),
-        "expires_at": _iso(record.expires_at) if record.expires_at else None,
-    }
 
 
 def grep_json(results: list[GrepFile]) -> dict[str, Any]:

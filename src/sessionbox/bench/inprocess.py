@@ -10,9 +10,11 @@ from pathlib import Path
 from sessionbox.bench.contender import Contender
 from sessionbox.client.local import Sessionbox
 from sessionbox.config import Settings
+from sessionbox.content import Content
 from sessionbox.paths import VPath
 from sessionbox.store import open_store
-from sessionbox.store.base import Content, VolumeKey, VolumeWriter
+from sessionbox.store.base import VolumeWriter
+from sessionbox.types import VolumeKey
 
 AGENT = "bench"
 _UNLIMITED = 1 << 40

@@ -26,8 +26,12 @@ from sessionbox.bench.contender import Contender, Unsupported
 from sessionbox.bench.inprocess import AGENT, InProcess
 from sessionbox.paths import VPath
 from sessionbox.store._sqlstore import ACTIVITY_RESOLUTION
-from sessionbox.store._volume import _INSERT_ENTRY, _INSERT_ENTRY_INTO_DIRECTORY, _UNLESS_TAKEN
-from sessionbox.store.base import INLINE_BYTES
+from sessionbox.store._volume import (
+    _INSERT_ENTRY,
+    _INSERT_ENTRY_INTO_DIRECTORY,
+    _UNLESS_TAKEN,
+    INLINE_BYTES,
+)
 from sessionbox.store.sqlite import _NEW_FILE, SqliteStore
 
 _HASH = "0" * 64  # any 64 hex digits: only the store's Python computes real ones

@@ -21,7 +21,7 @@ import httpx
 
 from sessionbox import paths
 from sessionbox.paths import VPath
-from sessionbox.store.base import Change, Store
+from sessionbox.types import Change
 
 QUEUE_SIZE = 1000
 _LOOK_AGAIN = frozenset({"resync", "changed"})
@@ -53,7 +53,12 @@ class LocalWatch(Iterator[Change]):
     seconds without one. Close it (or use ``with``) to stop listening."""
 
     def __init__(
-        self, store: Store, agent_id: str, session_id: str, path: str, timeout: float | None
+        self,
+        watch: Callable[[Callable[[Change], None]], Callable[[], None]],
+        agent_id: str,
+        session_id: str,
+        path: str,
+        timeout: float | None,
     ) -> None:
         self._under = paths.validate(path)
         self._a, self._s = agent_id, session_id
@@ -61,7 +66,7 @@ class LocalWatch(Iterator[Change]):
         self._queue: queue.Queue[Change] = queue.Queue()
         self._lock = threading.Lock()
         self._behind = False
-        self._unwatch: Callable[[], None] | None = store.watch(self._hear)
+        self._unwatch: Callable[[], None] | None = watch(self._hear)
 
     def _hear(self, change: Change) -> None:
         """Runs on the committing thread (or PostgreSQL's listener): never blocks."""

@@ -1,5 +1,8 @@
 """What the HTTP client and the REST API agree on: URLs, JSON values and problems.
 
+Entries and sessions carry their own JSON form (``sessionbox.types``); the values of
+the other services are rebuilt here.
+
 Kept apart from the transport code so ``http.py`` reads as the list of
 operations, and so a second client (a CLI, a browser test) can reuse it.
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,12 +20,10 @@ import httpx
 from sessionbox import paths
 from sessionbox.errors import SessionboxError, error_for_code
 from sessionbox.ids import parse_session_id, validate_agent_id
-from sessionbox.paths import VPath
 from sessionbox.services.applets import Applet, validate_slug
 from sessionbox.services.grep import GrepFile, GrepMatch
 from sessionbox.services.outputs import Output
 from sessionbox.services.snapshots import Envelope, Handle, HistoryItem, Snapshot
-from sessionbox.store.base import Entry, SessionRecord
 
 
 def sessions_url(agent_id: str) -> str:
@@ -44,42 +44,6 @@ def fs_url(agent_id: str, session_id: str, path: str) -> str:
 
 def action_url(agent_id: str, session_id: str, name: str) -> str:
     return f"{session_url(agent_id, session_id)}/fs/_/{name}"
-
-
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def entry_from(body: dict[str, Any]) -> Entry:
-    """An ``Entry`` from its JSON; the version is the ETag's suffix (``"<id>.<version>"``).
-
-    The content hash is not part of the REST contract, so it is ``None`` over HTTP.
-    """
-    return Entry(
-        id=uuid.UUID(body["id"]),
-        path=VPath(body["path"]),
-        is_directory=body["is_directory"],
-        is_readonly=body["is_readonly"],
-        size_bytes=body["size_bytes"],
-        content_type=body["content_type"],
-        meta=body["meta"],
-        version=int(body["etag"].strip('"').rsplit(".", 1)[1]),
-        content_hash=None,
-        created_at=_time(body["created_at"]),
-        updated_at=_time(body["updated_at"]),
-    )
-
-
-def session_from(body: dict[str, Any]) -> SessionRecord:
-    return SessionRecord(
-        agent_id=body["agent_id"],
-        id=body["id"],
-        mode=body["mode"],
-        type=body["type"],
-        created_at=_time(body["created_at"]),
-        last_active_at=_time(body["last_active_at"]),
-        expires_at=_time(body["expires_at"]) if body.get("expires_at") else None,
-    )
 
 
 def grep_from(body: dict[str, Any]) -> list[GrepFile]:
@@ -128,7 +92,7 @@ def snapshot_from(response: httpx.Response) -> Snapshot:
         envelope,
         response.headers["ETag"],
         len(raw),
-        _time(created) if created else datetime.now(UTC),
+        datetime.fromisoformat(created) if created else datetime.now(UTC),
         raw,
         Handle(**handle) if handle else None,
     )
@@ -136,7 +100,9 @@ def snapshot_from(response: httpx.Response) -> Snapshot:
 
 def history_from(body: dict[str, Any]) -> list[HistoryItem]:
     return [
-        HistoryItem(item["updatedAt"], item["size_bytes"], _time(item["created_at"]))
+        HistoryItem(
+            item["updatedAt"], item["size_bytes"], datetime.fromisoformat(item["created_at"])
+        )
         for item in body["data"]
     ]
 
@@ -148,7 +114,7 @@ def output_from(body: dict[str, Any]) -> Output:
         encoding=body["encoding"],
         size_bytes=body["size_bytes"],
         etag=body["etag"],
-        created_at=_time(body["created_at"]),
+        created_at=datetime.fromisoformat(body["created_at"]),
         data=body.get("data"),
     )
 

@@ -31,11 +31,12 @@ from sessionbox import paths
 from sessionbox.client import _wire
 from sessionbox.client._remote import AsyncApplets, AsyncOutputs, AsyncSnapshots
 from sessionbox.client._watch import HttpWatch
+from sessionbox.content import CHUNK_BYTES
 from sessionbox.errors import NotADirectory, TooLarge, Unavailable
 from sessionbox.ids import Mode
 from sessionbox.services.grep import GrepFile
 from sessionbox.services.sessions import Resolved, plan_resolve
-from sessionbox.store.base import CHUNK_BYTES, Entry, SessionRecord
+from sessionbox.types import Entry, SessionRecord
 
 T = TypeVar("T")
 _RETRY_STATUS = 503
@@ -169,16 +170,16 @@ class AsyncFiles:
             body = {"content": base64.b64encode(raw).decode(), "encoding": "base64"}
             if readonly is not None:
                 body["is_readonly"] = readonly  # type: ignore[assignment]
-            return _wire.entry_from(await self._t.json("POST", url, idempotent=False, json=body))
+            return Entry.from_json(await self._t.json("POST", url, idempotent=False, json=body))
         if readonly is not None:
             body = {"content": base64.b64encode(raw).decode(), "encoding": "base64"}
-            return _wire.entry_from(
+            return Entry.from_json(
                 await self._t.json(
                     "PUT", url, idempotent=True, etag=etag, json={**body, "is_readonly": readonly}
                 )
             )
         headers = {"Content-Type": "application/octet-stream"}
-        return _wire.entry_from(
+        return Entry.from_json(
             await self._t.json("PUT", url, idempotent=True, etag=etag, content=raw, headers=headers)
         )
 
@@ -195,7 +196,7 @@ class AsyncFiles:
             content=_pieces(stream),
             headers=headers,
         )
-        return _wire.entry_from(body)
+        return Entry.from_json(body)
 
     async def read(self, path: str) -> bytes:
         response = await self._t.send("GET", self._url(path), idempotent=True, params={"raw": 1})
@@ -223,7 +224,7 @@ class AsyncFiles:
 
     async def get_info(self, path: str) -> Entry:
         url = self._action("stat")
-        return _wire.entry_from(
+        return Entry.from_json(
             await self._t.json("POST", url, idempotent=True, json={"path": path})
         )
 
@@ -245,7 +246,7 @@ class AsyncFiles:
                 raise NotADirectory(f"not a directory: {path}") from None
             if "data" not in page:
                 raise NotADirectory(f"not a directory: {path}")
-            entries.extend(_wire.entry_from(item) for item in page["data"])
+            entries.extend(Entry.from_json(item) for item in page["data"])
             if page["next_cursor"] is None:
                 return entries
             params = {"cursor": page["next_cursor"]}
@@ -255,7 +256,7 @@ class AsyncFiles:
         body = await self._t.json(
             method, self._url(path), idempotent=exist_ok, json={"is_directory": True}
         )
-        return _wire.entry_from(body)
+        return Entry.from_json(body)
 
     async def remove(self, path: str, *, recursive: bool = False, etag: str | None = None) -> int:
         params = {"recursive": "true"} if recursive else {}
@@ -269,20 +270,20 @@ class AsyncFiles:
     ) -> Entry:
         body = {"from": src, "to": dst, "overwrite": overwrite}
         url = self._action("move")
-        return _wire.entry_from(
+        return Entry.from_json(
             await self._t.json("POST", url, idempotent=False, etag=etag, json=body)
         )
 
     async def copy(self, src: str, dst: str, *, overwrite: bool = False) -> Entry:
         body = {"from": src, "to": dst, "overwrite": overwrite}
         url = self._action("copy")
-        return _wire.entry_from(await self._t.json("POST", url, idempotent=False, json=body))
+        return Entry.from_json(await self._t.json("POST", url, idempotent=False, json=body))
 
     async def set_readonly(self, path: str, readonly: bool = True) -> Entry:
         body = await self._t.json(
             "PUT", self._url(path), idempotent=True, json={"is_readonly": readonly}
         )
-        return _wire.entry_from(body)
+        return Entry.from_json(body)
 
     async def grep(
         self,
@@ -375,11 +376,11 @@ class AsyncClient:
         if ttl_seconds is not None:
             body["ttl_seconds"] = ttl_seconds
         url = _wire.sessions_url(agent_id)
-        return _wire.session_from(await self._t.json("POST", url, idempotent=False, json=body))
+        return SessionRecord.from_json(await self._t.json("POST", url, idempotent=False, json=body))
 
     async def get_session(self, agent_id: str, session_id: str) -> SessionRecord:
         url = _wire.session_url(agent_id, session_id)
-        return _wire.session_from(await self._t.json("GET", url, idempotent=True))
+        return SessionRecord.from_json(await self._t.json("GET", url, idempotent=True))
 
     async def resolve_session(
         self,
@@ -413,7 +414,7 @@ class AsyncClient:
             page = await self._t.json(
                 "GET", _wire.sessions_url(agent_id), idempotent=True, params=params
             )
-            found.extend(_wire.session_from(item) for item in page["data"])
+            found.extend(SessionRecord.from_json(item) for item in page["data"])
             if page["next_cursor"] is None:
                 return found
             params = {**params, "cursor": page["next_cursor"]}

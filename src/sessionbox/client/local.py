@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from sessionbox.client._caco import Applets, Outputs
 from sessionbox.client._watch import LocalWatch
 from sessionbox.config import Settings
+from sessionbox.content import Content
 from sessionbox.ids import Mode
 from sessionbox.services.applets import AppletService
 from sessionbox.services.files import FileService
@@ -31,8 +32,8 @@ from sessionbox.services.snapshots import (
     SnapshotService,
     validate_envelope,
 )
-from sessionbox.store import open_store
-from sessionbox.store.base import Content, Entry, SessionRecord, Store
+from sessionbox.store import Store, open_store
+from sessionbox.types import Entry, SessionRecord
 
 T = TypeVar("T")
 
@@ -144,7 +145,7 @@ class Files:
         that many seconds without a change. Close the watch (or use ``with``) when done.
         """
         self.get_info("/")  # SessionNotFound now, as over HTTP
-        return LocalWatch(self._svc.store, self._a, self._s, path, timeout)
+        return LocalWatch(self._svc.store.watch, self._a, self._s, path, timeout)
 
 
 class Snapshots:

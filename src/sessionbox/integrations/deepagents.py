@@ -51,7 +51,7 @@ from sessionbox.errors import (
     ReadOnly,
     SessionboxError,
 )
-from sessionbox.store.base import Entry
+from sessionbox.types import Entry
 
 GREP_CEILING = 100_000  # the server's largest max_matches
 

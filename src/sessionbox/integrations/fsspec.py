@@ -18,8 +18,9 @@ from typing import Any
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
+from sessionbox.content import CHUNK_BYTES
 from sessionbox.errors import Exists, IsADirectory, NotFound
-from sessionbox.store.base import CHUNK_BYTES, Entry
+from sessionbox.types import Entry
 
 
 def _split(path: str) -> tuple[str, str, str]:

@@ -18,8 +18,9 @@ from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from sessionbox.content import CHUNK_BYTES
 from sessionbox.errors import NotFound, ReadOnly, SessionboxError
-from sessionbox.store.base import CHUNK_BYTES, Entry
+from sessionbox.types import Entry
 
 
 @contextmanager

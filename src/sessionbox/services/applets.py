@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sessionbox.config import Settings
+from sessionbox.content import Content
 from sessionbox.errors import AppletNotFound, InvalidInput, NotFound, SlugInvalid
 from sessionbox.ids import validate_agent_id
 from sessionbox.paths import ROOT, VPath
-from sessionbox.store.base import Content, Store, VolumeKey, VolumeReader, VolumeWriter
+from sessionbox.store.base import Store, VolumeReader, VolumeWriter
+from sessionbox.types import VolumeKey
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 MAX_VERSIONS = 10

@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessionbox.store.base import Change, Store
+from sessionbox.store.base import Store
+from sessionbox.types import Change
 
 QUEUE_SIZE = 1000
 _CLOSED: dict[str, Any] = {"op": "closed"}

@@ -15,6 +15,7 @@ from typing import Any
 
 from sessionbox import paths
 from sessionbox.config import Settings
+from sessionbox.content import Content, Spooler
 from sessionbox.errors import (
     DirectoryNotEmpty,
     PreconditionFailed,
@@ -24,16 +25,8 @@ from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import ROOT, VPath
 from sessionbox.services import grep as greplib
 from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode_cursor
-from sessionbox.store.base import (
-    Content,
-    Entry,
-    Reader,
-    Store,
-    VolumeKey,
-    VolumeKind,
-    VolumeWriter,
-    WriteMode,
-)
+from sessionbox.store.base import Reader, Store, VolumeWriter
+from sessionbox.types import Entry, VolumeKey, VolumeKind, WriteMode
 
 DEFAULT_PAGE = 1000
 DEFAULT_MAX_MATCHES = 1000
@@ -230,12 +223,16 @@ class FileService:
     ) -> tuple[Entry, bool]:
         paths.validate_writable(path)
         self.volume(agent_id, session_id)
-        content = Content.spool(
-            pieces,
-            max_bytes=self.settings.max_file_bytes,
-            spool_dir=str(self.settings.spool_dir) if self.settings.spool_dir.exists() else None,
-        )
+        content = self.spooler().spool(pieces)
         return self.write(agent_id, session_id, path, content, **kwargs)
+
+    def spooler(self) -> Spooler:
+        """Buffers an upload under the file size limit, in the spool directory if it exists."""
+        spool_dir = self.settings.spool_dir
+        return Spooler(
+            max_bytes=self.settings.max_file_bytes,
+            spool_dir=spool_dir if spool_dir.exists() else None,
+        )
 
     def mkdir(self, agent_id: str, session_id: str, path: str, *, exist_ok: bool = False) -> Entry:
         vpath = paths.validate_writable(path)

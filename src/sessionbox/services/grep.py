@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sessionbox import paths
 from sessionbox.errors import PatternInvalid
 from sessionbox.paths import VPath
-from sessionbox.store.base import Entry
+from sessionbox.types import Entry
 
 MAX_LINE_CHARS = 4096
 

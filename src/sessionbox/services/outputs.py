@@ -20,12 +20,14 @@ from typing import Any
 
 from sessionbox import paths
 from sessionbox.config import Settings
+from sessionbox.content import Content
 from sessionbox.errors import CursorInvalid, EncodingInvalid, InvalidInput, NotFound, OutputNotFound
 from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import VPath
 from sessionbox.services._bytecache import ByteCache
 from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode_cursor
-from sessionbox.store.base import Content, Entry, Store, VolumeKey, VolumeReader, VolumeWriter
+from sessionbox.store.base import Store, VolumeReader, VolumeWriter
+from sessionbox.types import Entry, VolumeKey
 
 OUTPUT_TYPES = ("file", "terminal", "image", "embed", "raw")
 EXTENSIONS = ("txt", "json", "b64")

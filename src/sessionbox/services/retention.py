@@ -25,7 +25,8 @@ from sessionbox import paths
 from sessionbox.config import Settings
 from sessionbox.errors import InvalidInput, SessionboxError, SessionNotFound
 from sessionbox.services.outputs import output_file
-from sessionbox.store.base import Entry, Store, VolumeKey, VolumeReader, VolumeWriter
+from sessionbox.store.base import Store, VolumeReader, VolumeWriter
+from sessionbox.types import Entry, VolumeKey
 
 log = logging.getLogger("sessionbox.retention")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")

@@ -21,7 +21,8 @@ from sessionbox.ids import (
     validate_panel_path,
 )
 from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode_cursor
-from sessionbox.store.base import SessionRecord, Store
+from sessionbox.store.base import Store
+from sessionbox.types import SessionRecord
 
 DEFAULT_PAGE = 100
 MAX_TTL_SECONDS = 100 * 366 * 86400

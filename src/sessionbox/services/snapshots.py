@@ -24,6 +24,7 @@ from typing import Any
 
 from sessionbox import paths
 from sessionbox.config import Settings
+from sessionbox.content import Content
 from sessionbox.errors import (
     InvalidInput,
     NotFound,
@@ -36,7 +37,8 @@ from sessionbox.errors import (
 )
 from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import VPath
-from sessionbox.store.base import Content, Entry, Store, VolumeKey, VolumeReader, VolumeWriter
+from sessionbox.store.base import Store, VolumeReader, VolumeWriter
+from sessionbox.types import Entry, VolumeKey
 
 LATEST = VPath("/latest.json")
 MAX_SAFE_INTEGER = 2**53 - 1

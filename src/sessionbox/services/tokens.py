@@ -19,7 +19,8 @@ from sessionbox.errors import InvalidInput, ModeMismatch, Unauthorized
 from sessionbox.ids import MODES, Mode, parse_session_id, uuid7, validate_agent_id
 from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode_cursor
 from sessionbox.services.sessions import expiry
-from sessionbox.store.base import Store, TokenRecord
+from sessionbox.store.base import Store
+from sessionbox.types import TokenRecord
 
 PREFIX = "sbx_"
 _TOKEN_RE = re.compile(r"sbx_[A-Za-z0-9_-]{43}")

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from sessionbox import paths
 from sessionbox.config import Settings
+from sessionbox.content import Content
 from sessionbox.errors import (
     AppletNotFound,
     ArchiveInvalid,
@@ -43,17 +44,8 @@ from sessionbox.services import outputs as outlib
 from sessionbox.services._archive import Member, OutItem, read_tar_gz, write_tar_gz
 from sessionbox.services.applets import SLUG, dumps
 from sessionbox.services.files import guess_type
-from sessionbox.store.base import (
-    Content,
-    Entry,
-    NewSession,
-    Store,
-    VolumeKey,
-    VolumeKind,
-    VolumeReader,
-    VolumeWriter,
-    WriteMode,
-)
+from sessionbox.store.base import Store, VolumeReader, VolumeWriter
+from sessionbox.types import Entry, NewSession, VolumeKey, VolumeKind, WriteMode
 
 _SESSION_PARTS: dict[str, VolumeKind] = {
     "files": "files",

@@ -5,7 +5,10 @@ from __future__ import annotations
 from sessionbox.config import Settings
 from sessionbox.errors import InvalidInput
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import Limits, Store
+from sessionbox.store.base import Store
+from sessionbox.types import Limits
+
+__all__ = ["Store", "limits_from", "open_store"]
 
 
 def limits_from(settings: Settings) -> Limits:

@@ -18,7 +18,7 @@ from sessionbox.errors import Exists, NotFound, SessionboxError, SessionNotFound
 from sessionbox.ids import Mode, SessionType, parse_session_id, validate_agent_id
 from sessionbox.store import _safefs
 from sessionbox.store._dialect import Dialect
-from sessionbox.store.base import SESSION_VOLUMES, SessionRecord, TokenRecord
+from sessionbox.types import SESSION_VOLUMES, SessionRecord, TokenRecord
 
 T = TypeVar("T")
 _SESSION_COLUMNS = "agent_id, id, mode, type, created_at, last_active_at, expires_at"

@@ -15,17 +15,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from sessionbox.content import Content
 from sessionbox.paths import VPath
-from sessionbox.store.base import (
-    Change,
-    ChangeCallback,
-    Content,
-    Entry,
-    Usage,
-    VolumeKey,
-    VolumeWriter,
-    WriteMode,
-)
+from sessionbox.store.base import ChangeCallback, VolumeWriter
+from sessionbox.types import Change, Entry, Usage, VolumeKey, WriteMode
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from sessionbox.ids import uuid_from_column
 from sessionbox.paths import VPath
-from sessionbox.store.base import Entry
+from sessionbox.types import Entry
 
 ENTRY_COLUMNS = (
     "path, id, is_directory, is_readonly, size_bytes, content_type, meta, version, "

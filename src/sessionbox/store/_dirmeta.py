@@ -19,7 +19,7 @@ from typing import Any
 from sessionbox import paths
 from sessionbox.paths import VPath
 from sessionbox.store._dialect import Dialect
-from sessionbox.store.base import Usage
+from sessionbox.types import Usage
 
 _COLUMNS = "path, id, is_readonly, content_type, meta, version, content_hash, created_at, stamp"
 

@@ -36,7 +36,7 @@ from sessionbox.paths import ROOT, VPath
 from sessionbox.store import _safefs as sfs
 from sessionbox.store._dirmeta import DirMeta, MetaRow
 from sessionbox.store._volume import root_entry
-from sessionbox.store.base import Entry, Limits, Usage
+from sessionbox.types import Entry, Limits, Usage
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RECOUNT_AFTER = timedelta(seconds=5)

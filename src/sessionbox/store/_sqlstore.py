@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from sessionbox.content import CHUNK_BYTES, Content
 from sessionbox.errors import (
     InvalidInput,
     IsADirectory,
@@ -33,26 +34,14 @@ from sessionbox.store._dirread import Place, read_range
 from sessionbox.store._volume import (
     FIRST_BYTES,
     FIRST_CHUNK,
+    INLINE_BYTES,
     SqlVolume,
     entry_values,
     new_entry,
 )
-from sessionbox.store.base import (
-    CHUNK_BYTES,
-    INLINE_BYTES,
-    SESSION_VOLUMES,
-    Change,
-    Content,
-    Entry,
-    Limits,
-    NewSession,
-    Reader,
-    Usage,
-    VolumeKey,
-    VolumeReader,
-    VolumeWriter,
-)
+from sessionbox.store.base import Reader, VolumeReader, VolumeWriter
 from sessionbox.store.directory import DirVolume
+from sessionbox.types import SESSION_VOLUMES, Change, Entry, Limits, NewSession, Usage, VolumeKey
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sessionbox import paths
+from sessionbox.content import Content
 from sessionbox.errors import (
     DirectoryNotEmpty,
     Exists,
@@ -31,7 +32,11 @@ from sessionbox.errors import (
 from sessionbox.ids import uuid7
 from sessionbox.paths import ROOT, VPath
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
-from sessionbox.store.base import INLINE_BYTES, Content, Entry, Limits, Usage, WriteMode
+from sessionbox.types import Entry, Limits, Usage, WriteMode
+
+INLINE_BYTES = 4096
+"""Files up to this size keep their bytes in their entry row, not in a blob: one row
+and its index entries per create instead of five B-trees (``bench/RESULTS.md``)."""
 
 _WALK_BATCH = 200
 _WALK_INLINE_BYTES = 64 * 1024

@@ -1,4 +1,4 @@
-"""The storage contract every store implements, and the values it speaks in.
+"""The storage contract every store implements (its values are in ``sessionbox.types``).
 
 A store holds *volumes* (one virtual filesystem each) and the catalog of agents
 and sessions that own them. Work on a volume is a function run inside one
@@ -16,244 +16,31 @@ raise only ``sessionbox.errors`` classes, never a driver exception.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import tempfile
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from sessionbox.errors import TooLarge
+from sessionbox.content import Content
 from sessionbox.ids import Mode, SessionType
 from sessionbox.paths import VPath
+from sessionbox.types import (
+    Change,
+    Entry,
+    NewSession,
+    SessionRecord,
+    TokenRecord,
+    Usage,
+    VolumeKey,
+    WriteMode,
+)
 
-CHUNK_BYTES = 1024 * 1024
-"""Content is stored and streamed in chunks of this size."""
-
-INLINE_BYTES = 4096
-"""Files up to this size keep their bytes in their entry row (SQL stores), not in a blob:
-one row and its index entries per create instead of five B-trees (``bench/RESULTS.md``)."""
-
-VolumeKind = Literal["files", "outputs", "snapshots", "applets"]
-SESSION_VOLUMES: tuple[VolumeKind, ...] = ("files", "outputs", "snapshots")
-WriteMode = Literal["create", "update", "upsert"]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class VolumeKey:
-    """Names a volume: a session's (``session_id`` set) or an agent's shared one."""
-
-    agent_id: str
-    session_id: str | None
-    kind: VolumeKind
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A file or directory. ``version`` grows on every change of content or flags."""
-
-    id: uuid.UUID
-    path: VPath
-    is_directory: bool
-    is_readonly: bool
-    size_bytes: int
-    content_type: str | None
-    meta: dict[str, Any]
-    version: int
-    content_hash: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[1] if self.path != "/" else ""
-
-    @property
-    def etag(self) -> str:
-        """Strong validator: changes with every write, even two in one millisecond."""
-        return f'"{self.id.hex}.{self.version}"'
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One committed change to a volume, as the live feed publishes it.
-
-    ``op`` is ``write``, ``mkdir``, ``attrs``, ``delete``, ``move`` (``to`` set)
-    or ``copy`` (``to`` set); ``changed`` with path ``/`` means "something changed,
-    look again" (a notification too large to describe). ``Change.gap()`` tells
-    every watcher of every session to look again: changes may have been missed.
-    """
-
-    agent_id: str
-    session_id: str | None
-    volume: VolumeKind
-    op: str
-    path: str
-    to: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        body = {
-            "agent": self.agent_id,
-            "session": self.session_id,
-            "volume": self.volume,
-            "op": self.op,
-            "path": self.path,
-        }
-        if self.to is not None:
-            body["to"] = self.to
-        return body
-
-    @classmethod
-    def gap(cls) -> Change:
-        """Changes may have been missed (PostgreSQL's listener lost its connection)."""
-        return cls("", None, "files", "resync", "/")
-
-    @property
-    def is_gap(self) -> bool:
-        return self.op == "resync" and self.agent_id == ""
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> Change:
-        return cls(
-            body["agent"], body["session"], body["volume"], body["op"], body["path"], body.get("to")
-        )
-
 
 ChangeCallback = Callable[[Change], None]
 
 Reader = Callable[[int, int], Iterator[bytes]]
 """Bytes ``[start, end)`` of one version of a file's content; called once."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    agent_id: str
-    id: str
-    mode: Mode
-    type: SessionType
-    created_at: datetime
-    last_active_at: datetime
-    expires_at: datetime | None = None
-
-    @property
-    def partition(self) -> str:
-        return f"persist:{self.id}"
-
-
-@dataclass(frozen=True, slots=True)
-class NewSession:
-    """A session ``Store.create_sessions`` makes: its id, mode and type."""
-
-    id: str
-    mode: Mode
-    type: SessionType
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    """An API token as stored: its scope and lifetime; the secret itself is never kept."""
-
-    id: str
-    agent_id: str
-    mode: Mode
-    session_id: str | None
-    read_only: bool
-    created_at: datetime
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    bytes_used: int
-    entry_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_file_bytes: int
-    session_quota_bytes: int
-    max_entries_per_session: int
-
-
-@dataclass(slots=True)
-class Content:
-    """Bytes to store, already hashed: in memory, or in a spooled file."""
-
-    hash: str
-    size: int
-    data: bytes | None = None
-    file: BinaryIO | None = field(default=None, repr=False)
-
-    @classmethod
-    def of(cls, data: bytes) -> Content:
-        return cls(hash=content_hash(data), size=len(data), data=data)
-
-    @classmethod
-    def spool(cls, pieces: Iterable[bytes], *, max_bytes: int, spool_dir: str | None) -> Content:
-        """Hash a stream while buffering it, refusing it past ``max_bytes``."""
-        spooler = Spooler(max_bytes=max_bytes, spool_dir=spool_dir)
-        try:
-            for piece in pieces:
-                spooler.feed(piece)
-        except BaseException:
-            spooler.abort()
-            raise
-        return spooler.finish()
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-    def chunks(self) -> Iterator[bytes]:
-        """The content in ``CHUNK_BYTES`` pieces; an empty file is one empty chunk."""
-        source: BinaryIO = io.BytesIO(self.data) if self.data is not None else self.file  # type: ignore[assignment]
-        source.seek(0)
-        first = True
-        while True:
-            piece = source.read(CHUNK_BYTES)
-            if not piece and not first:
-                return
-            first = False
-            yield piece
-            if len(piece) < CHUNK_BYTES:
-                return
-
-
-class Spooler:
-    """Buffers a stream (on disk past 1 MiB) while hashing it.
-
-    Buffering first keeps a slow upload out of the store's write transaction;
-    memory stays at one chunk whatever the size.
-    """
-
-    def __init__(self, *, max_bytes: int, spool_dir: str | None) -> None:
-        self._max = max_bytes
-        self._hasher = hashlib.blake2b(digest_size=32)
-        self._buffer = tempfile.SpooledTemporaryFile(max_size=CHUNK_BYTES, dir=spool_dir)  # noqa: SIM115
-        self._size = 0
-
-    def feed(self, piece: bytes) -> None:
-        self._size += len(piece)
-        if self._size > self._max:
-            self.abort()
-            raise TooLarge(f"content is over the file size limit of {self._max} bytes")
-        self._hasher.update(piece)
-        self._buffer.write(piece)
-
-    def abort(self) -> None:
-        self._buffer.close()
-
-    def finish(self) -> Content:
-        return Content(hash=self._hasher.hexdigest(), size=self._size, file=self._buffer)  # type: ignore[arg-type]
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=32).hexdigest()
 
 
 class VolumeReader(Protocol):

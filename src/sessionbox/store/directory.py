@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from sessionbox import paths
+from sessionbox.content import Content
 from sessionbox.errors import (
     DirectoryNotEmpty,
     Exists,
@@ -46,7 +47,7 @@ from sessionbox.store._dirjournal import Journal
 from sessionbox.store._dirmeta import MetaRow
 from sessionbox.store._dirread import Census, DirReader, census, segments, stamp_of, visible
 from sessionbox.store._volume import check_if_match, root_entry
-from sessionbox.store.base import Content, Entry, Usage, WriteMode
+from sessionbox.types import Entry, Usage, WriteMode
 
 
 class DirVolume(DirReader):

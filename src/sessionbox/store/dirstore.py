@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sessionbox.errors import InvalidInput
-from sessionbox.store.base import Limits
 from sessionbox.store.sqlite import SqliteStore
+from sessionbox.types import Limits
 
 CATALOG = "catalog.db"
 

@@ -33,11 +33,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from sessionbox.content import Content
 from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
 from sessionbox.store import migrations
 from sessionbox.store._dialect import PostgresDialect
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import Change, ChangeCallback, Content, Entry, Limits, VolumeKey
+from sessionbox.store.base import ChangeCallback
+from sessionbox.types import Change, Entry, Limits, VolumeKey
 
 T = TypeVar("T")
 _MIGRATION_LOCK = 0x5E55_10B0  # pg_advisory_xact_lock key: "sessionbox"

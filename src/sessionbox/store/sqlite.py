@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from sessionbox.content import Content
 from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
 from sessionbox.store import migrations
 from sessionbox.store._dialect import Dialect
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store.base import Content, Entry, Limits, VolumeKey
+from sessionbox.types import Entry, Limits, VolumeKey
 
 T = TypeVar("T")
 # The view's trigger (migration 0014) checks, inserts and counts in one statement.

@@ -27,10 +27,10 @@ from sessionbox.api.schemas import (
     StatBody,
     UpdateBody,
     decode_content,
-    entry_json,
     file_json,
     grep_json,
 )
+from sessionbox.content import Content
 from sessionbox.errors import (
     InvalidInput,
     IsADirectory,
@@ -41,7 +41,7 @@ from sessionbox.errors import (
 )
 from sessionbox.services._paging import Page
 from sessionbox.services.files import FileService
-from sessionbox.store.base import Content, Entry, Spooler
+from sessionbox.types import Entry
 
 
 class _AnyPath(PathConvertor):
@@ -81,7 +81,7 @@ def vpath(request: Request, path: str) -> str:
 
 
 def _entry_response(entry: Entry, session_id: str, status: int = 200) -> JSONResponse:
-    return JSONResponse(entry_json(entry, session_id), status, headers={"ETag": entry.etag})
+    return JSONResponse(entry.to_json(session_id), status, headers={"ETag": entry.etag})
 
 
 _ACTIONS: dict[str, tuple[type[Any], type[Any]]] = {
@@ -237,7 +237,7 @@ async def read(
     if isinstance(result, Page):
         return JSONResponse(
             {
-                "data": [entry_json(e, session_id) for e in result.items],
+                "data": [e.to_json(session_id) for e in result.items],
                 "next_cursor": result.next_cursor,
             }
         )
@@ -428,15 +428,7 @@ async def _spool(request: Request, service: FileService) -> Content:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"{declared} bytes is over the file size limit of {limit}")
-    spool_dir = service.settings.spool_dir
-    spooler = Spooler(max_bytes=limit, spool_dir=str(spool_dir) if spool_dir.exists() else None)
-    try:
-        async for piece in request.stream():
-            spooler.feed(piece)
-    except BaseException:
-        spooler.abort()
-        raise
-    return spooler.finish()
+    return await service.spooler().spool_async(request.stream())
 
 
 @router.delete("", response_model=DeletedOut, summary="Delete everything (recursive=true)")

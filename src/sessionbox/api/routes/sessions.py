@@ -16,7 +16,6 @@ from sessionbox.api.schemas import (
     ResolveOut,
     SessionListOut,
     SessionOut,
-    session_json,
 )
 from sessionbox.errors import ReadOnlyToken, SessionNotFound
 from sessionbox.ids import Mode, SessionType, validate_agent_id
@@ -64,7 +63,7 @@ async def create_session(
     record = await run_in_threadpool(
         service.create, agent_id, body.id, mode=body.mode, ttl_seconds=body.ttl_seconds
     )
-    return JSONResponse(session_json(record), 201)
+    return JSONResponse(record.to_json(), 201)
 
 
 @router.get("/{agent_id}/sessions", response_model=SessionListOut, summary="List sessions")
@@ -82,7 +81,7 @@ async def list_sessions(
         service.list, agent_id, limit=limit, cursor=cursor, mode=mode, type_=type
     )
     return JSONResponse(
-        {"data": [session_json(s) for s in page.items], "next_cursor": page.next_cursor}
+        {"data": [s.to_json() for s in page.items], "next_cursor": page.next_cursor}
     )
 
 
@@ -137,7 +136,7 @@ async def get_session(
 ) -> Response:
     caller.check_session(agent_id, session_id)
     record = await run_in_threadpool(service.get, agent_id, session_id)
-    body = session_json(record)
+    body = record.to_json()
     if record.mode == "unsafe" and caller.sees_scope_dirs:
         body["scope_dir"] = str((service.settings.scopes_dir / record.id).absolute())
     return JSONResponse(body)

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from sessionbox.api.auth import Principal, principal
 from sessionbox.api.schemas import AGENT_ID_DOC, SESSION_ID_DOC, Body
 from sessionbox.services.tokens import TokenService
-from sessionbox.store.base import TokenRecord
+from sessionbox.types import TokenRecord
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 Caller = Annotated[Principal, Depends(principal)]
