@@ -63,6 +63,11 @@ class Entry:
         """Strong validator: changes with every write, even two in one millisecond."""
         return f'"{self.id.hex}.{self.version}"'
 
+    def matches(self, if_match: str) -> bool:
+        """An ``If-Match`` value: ``*``, or a comma-separated list of ETags (RFC 9110)."""
+        tags = {tag.strip() for tag in if_match.split(",")}
+        return "*" in tags or self.etag in tags
+
     def to_json(self, session_id: str) -> dict[str, Any]:
         """The entry as the REST API renders it (``EntryOut``); the hash stays private."""
         return {

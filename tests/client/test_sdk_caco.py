@@ -233,6 +233,25 @@ def test_watch_yields_the_changes_below_a_path(sdk: Any, session: Any) -> None:
         sdk.session(session.agent_id, "safe_named_missing").files.watch()
 
 
+def test_watch_sees_a_tree_above_its_path_go(session: Any) -> None:
+    """Emptying the volume (a delete of ``/``) or moving a parent away reaches a watcher
+    of a directory below, as one change at the tree that went."""
+    fs = session.files
+    fs.write("/top/src/a.py", "1")
+    with fs.watch("/top/src", timeout=30) as changes:
+        fs.write("/elsewhere.txt", "x")  # not seen
+        fs.rename("/top", "/moved")
+        fs.copy("/moved", "/top")
+        fs.remove("/", recursive=True)
+        seen = [(c.op, c.path, c.to) for c in itertools.islice(changes, 3)]
+    assert seen == [
+        ("move", "/top", "/moved"),
+        ("copy", "/moved", "/top"),
+        ("delete", "/", None),
+    ]
+    assert fs.list("/") == []
+
+
 def test_watch_ends_after_a_quiet_timeout(session: Any) -> None:
     with session.files.watch(timeout=0.2) as changes:
         session.files.write("/x", "1")

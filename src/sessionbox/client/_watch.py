@@ -3,7 +3,8 @@
 In-process the iterator hears the store's change feed directly (``Store.watch``);
 over HTTP it reads the server's SSE feed (``GET .../events``). Both yield the
 same ``Change`` values and filter them the same way: the ``files`` volume, at or
-below ``path``, plus ``resync`` / ``changed`` ("look again") which match any path.
+below ``path`` (or a delete, move or copy of a tree holding it), plus ``resync`` /
+``changed`` ("look again") which match any path.
 The SSE framing is parsed here (field lines, blank-line dispatch, ``:`` comments):
 twenty lines, cheaper than another dependency.
 """
@@ -37,8 +38,18 @@ def wanted(change: Change, agent_id: str, session_id: str, under: VPath) -> bool
         return True
     if change.volume != "files":
         return False
-    hit = paths.is_within(VPath(change.path), under)
-    return hit or (change.to is not None and paths.is_within(VPath(change.to), under))
+    # A delete or move of a directory above ``under`` takes ``under`` with it; a move or
+    # copy onto one replaces it.
+    if _touches(change.path, under, whole_tree=change.op in ("delete", "move")):
+        return True
+    return change.to is not None and _touches(change.to, under, whole_tree=True)
+
+
+def _touches(path: str, under: VPath, *, whole_tree: bool) -> bool:
+    """``path`` lies at or below ``under``, or (``whole_tree``) contains it."""
+    return paths.is_within(VPath(path), under) or (
+        whole_tree and paths.is_within(under, VPath(path))
+    )
 
 
 def change_from(body: dict[str, Any]) -> Change:

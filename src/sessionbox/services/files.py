@@ -10,22 +10,20 @@ import builtins
 import codecs
 import functools
 import mimetypes
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sessionbox import paths
 from sessionbox.config import Settings
 from sessionbox.content import Content, Spooler
 from sessionbox.errors import (
-    DirectoryNotEmpty,
-    PreconditionFailed,
     RangeNotSatisfiable,
 )
 from sessionbox.ids import parse_session_id, validate_agent_id
 from sessionbox.paths import ROOT, VPath
 from sessionbox.services import grep as greplib
 from sessionbox.services._paging import Page, clamp_limit, decode_cursor, encode_cursor
-from sessionbox.store.base import Reader, Store, VolumeWriter
+from sessionbox.store.base import Reader, Store
 from sessionbox.types import Entry, VolumeKey, VolumeKind, WriteMode
 
 DEFAULT_PAGE = 1000
@@ -264,11 +262,7 @@ class FileService:
         recursive: bool = False,
         if_match: str | None = None,
     ) -> int:
-        vpath = paths.validate(path)
-        if vpath == paths.ROOT:
-            return self.store.update(
-                self.volume(agent_id, session_id), _clear_root(recursive, if_match)
-            )
+        vpath = paths.validate(path)  # the root too: it empties the volume
         return self.store.update(
             self.volume(agent_id, session_id),
             lambda v: v.delete(vpath, recursive=recursive, if_match=if_match),
@@ -323,20 +317,3 @@ class FileService:
             self.volume(agent_id, session_id),
             lambda v: greplib.grep(v.walk(root, with_content=True), regex, wanted, budget),
         )
-
-
-def _clear_root(recursive: bool, if_match: str | None) -> Callable[[VolumeWriter], int]:
-    def run(volume: VolumeWriter) -> int:
-        root = volume.stat(paths.ROOT)
-        tags = (tag.strip() for tag in (if_match or "*").split(","))
-        if if_match not in (None, "*") and root.etag not in tags:
-            raise PreconditionFailed(f"/ does not match If-Match (ETag {root.etag})")
-        children = volume.list(paths.ROOT, limit=1)
-        if children and not recursive:
-            raise DirectoryNotEmpty("/ is not empty; delete it with recursive=true")
-        total = 0
-        for child in volume.list(paths.ROOT, limit=1_000_000):
-            total += volume.delete(VPath(child.path), recursive=True)
-        return total
-
-    return run

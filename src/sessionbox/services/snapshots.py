@@ -231,8 +231,7 @@ def _check_if_match(current: Entry | None, if_match: str | None) -> None:
         return
     if current is None:
         raise PreconditionFailed("there is no latest snapshot, so If-Match cannot match")
-    tags = {tag.strip() for tag in if_match.split(",")}
-    if "*" not in tags and current.etag not in tags:
+    if not current.matches(if_match):
         raise PreconditionFailed(f"the latest snapshot's ETag is {current.etag}")
 
 

@@ -23,9 +23,7 @@ from pathlib import Path
 
 from sessionbox import paths
 from sessionbox.errors import (
-    IsADirectory,
     NotADirectory,
-    NotFound,
     PathForbidden,
     PathInvalid,
     PathReserved,
@@ -33,12 +31,11 @@ from sessionbox.errors import (
     Unavailable,
 )
 from sessionbox.paths import ROOT, VPath
+from sessionbox.store import _rules as rules
 from sessionbox.store import _safefs as sfs
 from sessionbox.store._dirmeta import DirMeta, MetaRow
-from sessionbox.store._volume import root_entry
 from sessionbox.types import Entry, Limits, Usage
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RECOUNT_AFTER = timedelta(seconds=5)
 """How long a counted usage is trusted before the disk is counted again."""
 
@@ -141,7 +138,7 @@ def _time_of(ns: int) -> datetime:
     try:
         return datetime.fromtimestamp(ns / 1e9, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        return _EPOCH
+        return rules.EPOCH
 
 
 def _hash_fd(fd: int) -> str:
@@ -170,9 +167,7 @@ class DirReader:
         self._key = "/".join(self._root_parts)
         self._usage = usage
         self._owner_places = owner_places
-        self._scanned: Usage | None = None
-        self._delta = Usage(0, 0)
-        self._limits = limits
+        self.quota = rules.Quota(limits, self._counted)
         self._now = datetime.now(UTC)
 
     # -- finding things ----------------------------------------------------------
@@ -210,11 +205,11 @@ class DirReader:
         with sfs.os_errors(path):
             fd = self._open(parts[:-1])
             if fd is None:
-                raise NotFound(f"no such file or directory: {path}")
+                raise rules.not_found(path)
             try:
                 st = sfs.lstat_at(fd, parts[-1])
                 if st is None:
-                    raise NotFound(f"no such file or directory: {path}")
+                    raise rules.not_found(path)
                 if not stat.S_ISDIR(st.st_mode):
                     sfs.check_regular(st, path)
             except BaseException:
@@ -225,12 +220,12 @@ class DirReader:
     def _find_file(self, path: VPath) -> tuple[int, str, os.stat_result]:
         """``_find`` for a file: ``IsADirectory`` for a directory, the root included."""
         if path == ROOT:
-            raise IsADirectory("is a directory: /")
+            raise rules.is_a_directory(path)
         self._guard(path)
         fd, name, st = self._find(path)
         if stat.S_ISDIR(st.st_mode):
             os.close(fd)
-            raise IsADirectory(f"is a directory: {path}")
+            raise rules.is_a_directory(path)
         return fd, name, st
 
     def _entry(
@@ -314,7 +309,7 @@ class DirReader:
 
     def stat(self, path: VPath) -> Entry:
         if path == ROOT:
-            return root_entry()
+            return rules.root_entry()
         self._guard(path)
         fd, name, st = self._find(path)
         try:
@@ -351,7 +346,7 @@ class DirReader:
         fd, name, st = self._find(path)
         try:
             if not stat.S_ISDIR(st.st_mode):
-                raise NotADirectory(f"not a directory: {path}")
+                raise rules.not_a_directory(path)
             with sfs.os_errors(path):
                 return sfs.open_child_dir(fd, name)
         finally:
@@ -383,11 +378,7 @@ class DirReader:
     def read(self, path: VPath, *, max_bytes: int) -> tuple[Entry, bytes]:
         fd, name, st = self._find_file(path)
         try:
-            if st.st_size > max_bytes:
-                raise TooLarge(
-                    f"{path} has {st.st_size} bytes, more than {max_bytes} can be "
-                    "returned at once; stream it with ?raw=1"
-                )
+            rules.check_read_size(path, st.st_size, max_bytes)
             with sfs.os_errors(path):
                 file_fd, opened = sfs.open_regular(fd, name)
                 try:
@@ -432,12 +423,15 @@ class DirReader:
             yield entry, data
 
     def usage(self) -> Usage:
-        if self._scanned is None:
-            with sfs.os_errors("the volume directory"):
-                self._scanned = self._count()
+        return self.quota.usage()
+
+    def _counted(self) -> Usage:
+        """The store's counters (of the owner's volumes kept in SQL) plus the disk's."""
+        with sfs.os_errors("the volume directory"):
+            scanned = self._count()
         return Usage(
-            self._usage.bytes_used + self._scanned.bytes_used + self._delta.bytes_used,
-            self._usage.entry_count + self._scanned.entry_count + self._delta.entry_count,
+            self._usage.bytes_used + scanned.bytes_used,
+            self._usage.entry_count + scanned.entry_count,
         )
 
     def _count(self) -> Usage:
@@ -455,7 +449,7 @@ class DirReader:
             counted = self._meta.counted(vid, since) if vid >= 0 else None
             if counted is None:
                 counted = scan_usage([place])
-                if self._limits is not None and vid >= 0:
+                if self.quota.limits is not None and vid >= 0:
                     self._meta.save_count(vid, counted, self._now)
             total = Usage(
                 total.bytes_used + counted.bytes_used, total.entry_count + counted.entry_count
@@ -464,8 +458,8 @@ class DirReader:
 
     def save_usage(self) -> None:
         """Add this transaction's changes to the volume's count (the store calls it last)."""
-        if self._delta != Usage(0, 0):
-            self._meta.add_count(self._delta)
+        if self.quota.grown != Usage(0, 0):
+            self._meta.add_count(self.quota.grown)
 
 
 class HeldFile:

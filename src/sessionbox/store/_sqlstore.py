@@ -262,7 +262,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
             vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
             recorder = Recorder(vol, volume)
             result = fn(recorder)
-            grown_bytes, grown_entries = vol.pending_usage()
+            grown_bytes, grown_entries = vol.quota.grown.bytes_used, vol.quota.grown.entry_count
             if grown_bytes or grown_entries:
                 conn.execute(
                     self.dialect.sql(

@@ -8,29 +8,16 @@ rows, so every check-then-act below is race-free.
 from __future__ import annotations
 
 import builtins
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sessionbox import paths
 from sessionbox.content import Content
-from sessionbox.errors import (
-    DirectoryNotEmpty,
-    Exists,
-    IsADirectory,
-    MoveIntoSelf,
-    NotADirectory,
-    NotFound,
-    PathInvalid,
-    PreconditionFailed,
-    QuotaExceeded,
-    ReadOnly,
-    TooLarge,
-    Unavailable,
-)
+from sessionbox.errors import Unavailable
 from sessionbox.ids import uuid7
 from sessionbox.paths import ROOT, VPath
+from sessionbox.store import _rules as rules
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
 from sessionbox.types import Entry, Limits, Usage, WriteMode
 
@@ -56,24 +43,6 @@ FIRST_BYTES = "COALESCE(e.inline_data, c.data)"
 FIRST_CHUNK = (
     " LEFT JOIN blob_chunks c ON e.inline_data IS NULL AND c.hash = e.blob_hash AND c.seq = 0"
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ROOT_ENTRY_ID = uuid.UUID(int=0)
-
-
-def root_entry() -> Entry:
-    return Entry(
-        id=ROOT_ENTRY_ID,
-        path=ROOT,
-        is_directory=True,
-        is_readonly=False,
-        size_bytes=0,
-        content_type=None,
-        meta={},
-        version=0,
-        content_hash=None,
-        created_at=_EPOCH,
-        updated_at=_EPOCH,
-    )
 
 
 def new_entry(
@@ -122,13 +91,6 @@ def entry_values(d: Dialect, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
     )
 
 
-def check_if_match(entry: Entry, if_match: str | None) -> None:
-    if if_match is None or if_match == "*":
-        return
-    if entry.etag not in (tag.strip() for tag in if_match.split(",")):
-        raise PreconditionFailed(f"{entry.path} has changed (ETag {entry.etag})")
-
-
 class SqlVolume:
     """Reads (and, for writers, changes) of one volume inside one transaction."""
 
@@ -144,11 +106,8 @@ class SqlVolume:
         self._conn = conn
         self._d = dialect
         self._vid = volume_id
-        self._usage = usage
-        self._limits = limits
         self._now = datetime.now(UTC)
-        self._delta_bytes = 0
-        self._delta_entries = 0
+        self.quota = rules.Quota(limits, (lambda: usage) if usage else self._count_usage)
 
     # -- reading ---------------------------------------------------------------
 
@@ -164,27 +123,27 @@ class SqlVolume:
 
     def stat(self, path: VPath) -> Entry:
         if path == ROOT:
-            return root_entry()
+            return rules.root_entry()
         entry = self._get(path)
         if entry is None:
-            raise NotFound(f"no such file or directory: {path}")
+            raise rules.not_found(path)
         return entry
 
     def stat_inline(self, path: VPath) -> tuple[Entry, bytes | None]:
         """``stat`` plus the bytes the entry row holds (a small file's), in one query."""
         if path == ROOT:
-            return root_entry(), None
+            return rules.root_entry(), None
         row = self._q(
             f"SELECT {ENTRY_COLUMNS}, inline_data FROM entries WHERE volume_id = ? AND path = ?",
             (self._vid, path),
         ).fetchone()
         if row is None:
-            raise NotFound(f"no such file or directory: {path}")
+            raise rules.not_found(path)
         return self._d.entry(row), bytes(row[11]) if row[11] is not None else None
 
     def list(self, path: VPath, *, limit: int, after: str | None = None) -> builtins.list[Entry]:
         if not self.stat(path).is_directory:
-            raise NotADirectory(f"not a directory: {path}")
+            raise rules.not_a_directory(path)
         rows = self._q(
             f"SELECT {ENTRY_COLUMNS} FROM entries WHERE volume_id = ? AND parent = ? "
             "AND name > ? ORDER BY name LIMIT ?",
@@ -203,17 +162,9 @@ class SqlVolume:
             else None
         )
         if row is None:
-            if path == ROOT:
-                raise IsADirectory("is a directory: /")
-            raise NotFound(f"no such file: {path}")
+            raise rules.is_a_directory(path) if path == ROOT else rules.no_such_file(path)
         entry = self._d.entry(row)
-        if entry.is_directory:
-            raise IsADirectory(f"is a directory: {path}")
-        if entry.size_bytes > max_bytes:
-            raise TooLarge(
-                f"{path} has {entry.size_bytes} bytes, more than {max_bytes} can be "
-                "returned at once; stream it with ?raw=1"
-            )
+        rules.check_read(entry, max_bytes)
         first = bytes(row[11])
         if len(first) == entry.size_bytes:
             return entry, first
@@ -259,55 +210,24 @@ class SqlVolume:
             low = rows[-1][0]
 
     def usage(self) -> Usage:
-        if self._usage is None:
-            # Not located with its usage (a reader): the session's volumes, summed now.
-            row = self._q(
-                "SELECT COALESCE(SUM(bytes_used), 0), COALESCE(SUM(entry_count), 0) FROM volumes "
-                "WHERE id = ? OR session_pk = (SELECT session_pk FROM volumes WHERE id = ?)",
-                (self._vid, self._vid),
-            ).fetchone()
-            self._usage = Usage(int(row[0]), int(row[1]))
-        return Usage(
-            self._usage.bytes_used + self._delta_bytes,
-            self._usage.entry_count + self._delta_entries,
-        )
+        return self.quota.usage()
+
+    def _count_usage(self) -> Usage:
+        """Not located with its usage (a reader): the session's volumes, summed now."""
+        row = self._q(
+            "SELECT COALESCE(SUM(bytes_used), 0), COALESCE(SUM(entry_count), 0) FROM volumes "
+            "WHERE id = ? OR session_pk = (SELECT session_pk FROM volumes WHERE id = ?)",
+            (self._vid, self._vid),
+        ).fetchone()
+        return Usage(int(row[0]), int(row[1]))
 
     # -- writing ---------------------------------------------------------------
-
-    def _has_room(self, new_bytes: int, new_entries: int) -> bool:
-        limits = self._limits
-        if limits is None:
-            return True
-        used = self.usage()
-        return (
-            used.bytes_used + new_bytes <= limits.session_quota_bytes
-            and used.entry_count + new_entries <= limits.max_entries_per_session
-        )
-
-    def _reserve(self, new_bytes: int, new_entries: int) -> None:
-        """Account for growth, refusing it beyond the session's limits."""
-        if self._limits is not None:
-            used = self.usage()
-            if new_bytes > 0 and used.bytes_used + new_bytes > self._limits.session_quota_bytes:
-                raise QuotaExceeded(
-                    f"the session would hold {used.bytes_used + new_bytes} bytes, "
-                    f"over its quota of {self._limits.session_quota_bytes}"
-                )
-            if new_entries > 0 and (
-                used.entry_count + new_entries > self._limits.max_entries_per_session
-            ):
-                raise QuotaExceeded(
-                    f"the session would hold more than "
-                    f"{self._limits.max_entries_per_session} entries"
-                )
-        self._delta_bytes += new_bytes
-        self._delta_entries += new_entries
 
     def _get_with_parent(self, path: VPath) -> tuple[Entry | None, Entry | None]:
         """``path`` and its parent directory in one query (the parent of a top-level is root)."""
         above = paths.parent(path)
         if above == ROOT:
-            return self._get(path), root_entry()
+            return self._get(path), rules.root_entry()
         rows = self._q(
             f"SELECT {ENTRY_COLUMNS} FROM entries WHERE volume_id = ? AND path IN (?, ?)",
             (self._vid, path, above),
@@ -315,26 +235,25 @@ class SqlVolume:
         found = {row[0]: self._d.entry(row) for row in rows}
         return found.get(path), found.get(above)
 
-    def _ensure_parents(self, path: VPath, nearest: Entry | None = None) -> builtins.list[VPath]:
-        """Check the directories above ``path``; return the missing ones, outermost first."""
+    def _parents(
+        self, path: VPath, nearest: Entry | None = None
+    ) -> tuple[builtins.list[VPath], VPath | None]:
+        """The directories missing above ``path``, outermost first, and the file in the
+        way of them if there is one (``nearest``: the parent, when already fetched)."""
         above = paths.ancestors(path)
         if not above:
-            return []
+            return [], None
         nearest = nearest or self._get(above[-1])
         if nearest is not None:
-            if not nearest.is_directory:
-                raise NotADirectory(f"{nearest.path} is a file, not a directory")
-            return []
+            return [], None if nearest.is_directory else nearest.path
         marks = ", ".join("?" for _ in above)
         rows = self._q(
             f"SELECT path, is_directory FROM entries WHERE volume_id = ? AND path IN ({marks})",
             (self._vid, *above),
         ).fetchall()
         existing = {row[0]: bool(row[1]) for row in rows}
-        for directory, is_dir in existing.items():
-            if not is_dir:
-                raise NotADirectory(f"{directory} is a file, not a directory")
-        return [p for p in above if p not in existing]
+        blocked = next((VPath(p) for p, is_dir in existing.items() if not is_dir), None)
+        return [p for p in above if p not in existing], blocked
 
     def _insert_entry(
         self,
@@ -366,10 +285,9 @@ class SqlVolume:
     def _row(self, e: Entry, inline: bytes | None) -> tuple[Any, ...]:
         return (self._vid, *entry_values(self._d, e, inline))
 
-    def _make_parents(self, path: VPath, nearest: Entry | None = None) -> None:
-        missing = self._ensure_parents(path, nearest)
+    def _make_parents(self, missing: builtins.list[VPath]) -> None:
         if missing:
-            self._reserve(0, len(missing))
+            self.quota.reserve(0, len(missing))
             for directory in missing:
                 self._insert_entry(directory, blob=None)
 
@@ -425,7 +343,7 @@ class SqlVolume:
         """The most frequent write, a new small file in an existing directory, in one
         statement: the insert itself checks that the parent is a directory and that the
         path is free. None when it is not that case; the general path then decides."""
-        if not self._has_room(content.size, 1):
+        if not self.quota.has_room(content.size, 1):
             return None
         entry = self._new_entry(
             path, content, readonly=bool(readonly), content_type=content_type, meta=meta
@@ -438,8 +356,7 @@ class SqlVolume:
             inserted = self._q(_INSERT_ENTRY_INTO_DIRECTORY, (*row, self._vid, above))
         if inserted.rowcount != 1:
             return None
-        self._delta_bytes += content.size
-        self._delta_entries += 1
+        self.quota.add(content.size, 1)
         return entry
 
     def write(
@@ -453,22 +370,17 @@ class SqlVolume:
         content_type: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> tuple[Entry, bool]:
-        if self._limits is not None and content.size > self._limits.max_file_bytes:
-            raise TooLarge(
-                f"{content.size} bytes is over the file size limit of {self._limits.max_file_bytes}"
-            )
+        self.quota.check_file(content.size)
         if mode == "create" and if_match is None and content.size <= INLINE_BYTES:
             created = self._create_small(path, content, readonly, content_type, meta)
             if created is not None:
                 return created, True
         existing, parent_entry = self._get_with_parent(path)
+        missing, blocked = self._parents(path, parent_entry) if existing is None else ([], None)
+        rules.check_write(path, existing, mode=mode, if_match=if_match, blocked=blocked)
         if existing is None:
-            if mode == "update":
-                raise NotFound(f"no such file: {path}")
-            if if_match is not None:
-                raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match")
-            self._make_parents(path, parent_entry)
-            self._reserve(content.size, 1)
+            self._make_parents(missing)
+            self.quota.reserve(content.size, 1)
             inline = self._place_content(content)
             entry = self._insert_entry(
                 path,
@@ -479,14 +391,7 @@ class SqlVolume:
                 meta=meta,
             )
             return entry, True
-        if existing.is_directory:
-            raise IsADirectory(f"is a directory: {path}")
-        if mode == "create":
-            raise Exists(f"already exists: {path}")
-        check_if_match(existing, if_match)
-        if existing.is_readonly:
-            raise ReadOnly(f"{path} is read-only; clear is_readonly before changing it")
-        self._reserve(content.size - existing.size_bytes, 0)
+        self.quota.reserve(content.size - existing.size_bytes, 0)
         inline = self._place_content(content)
         self._q(
             "UPDATE entries SET blob_hash = ?, inline_data = ?, size_bytes = ?, content_type = ?, "
@@ -507,13 +412,13 @@ class SqlVolume:
         return self.stat(path), False
 
     def mkdir(self, path: VPath, *, exist_ok: bool = False) -> Entry:
-        existing = self._get(path) if path != ROOT else root_entry()
-        if existing is not None:
-            if existing.is_directory and exist_ok:
-                return existing
-            raise Exists(f"already exists: {path}")
-        self._make_parents(path)
-        self._reserve(0, 1)
+        existing = self._get(path) if path != ROOT else rules.root_entry()
+        missing, blocked = self._parents(path) if existing is None else ([], None)
+        found = rules.check_mkdir(path, existing, exist_ok=exist_ok, blocked=blocked)
+        if found is not None:
+            return found
+        self._make_parents(missing)
+        self.quota.reserve(0, 1)
         return self._insert_entry(path, blob=None)
 
     def set_attrs(
@@ -524,10 +429,8 @@ class SqlVolume:
         meta: dict[str, Any] | None = None,
         if_match: str | None = None,
     ) -> Entry:
-        if path == ROOT:
-            raise PathInvalid("the root directory has no attributes to change")
         entry = self.stat(path)
-        check_if_match(entry, if_match)
+        rules.check_attrs(entry, if_match)
         self._q(
             "UPDATE entries SET is_readonly = ?, meta = ?, version = version + 1, "
             "updated_at = ? WHERE volume_id = ? AND path = ?",
@@ -557,40 +460,35 @@ class SqlVolume:
         ).fetchone()
         if count:
             self._q(f"DELETE FROM entries WHERE {where}", params)
-            self._reserve(-int(size), -int(count))
+            self.quota.add(-int(size), -int(count))
         return int(count)
 
     def delete(self, path: VPath, *, recursive: bool = False, if_match: str | None = None) -> int:
         entry = self.stat(path)
-        check_if_match(entry, if_match)
-        if entry.is_directory and not recursive and self._has_children(path):
-            raise DirectoryNotEmpty(f"{path} is not empty; delete it with recursive=true")
+        rules.check_delete(
+            entry,
+            if_match=if_match,
+            recursive=recursive,
+            empty=lambda: not self._has_children(path),
+        )
         return self._remove_tree(path)
 
-    def _prepare_target(self, src: Entry, dst: VPath, overwrite: bool) -> None:
-        if src.path == ROOT:
-            raise PathInvalid("the root directory cannot be moved or copied")
-        if src.is_directory and paths.is_within(dst, src.path):
-            raise MoveIntoSelf(f"cannot put {src.path} inside itself ({dst})")
-        if paths.is_within(src.path, dst):
-            raise MoveIntoSelf(f"{dst} contains {src.path}; it cannot be replaced by it")
+    def _prepare_target(self, dst: VPath, overwrite: bool) -> None:
+        """Make room at ``dst`` for a move or copy: replace what is there, or make parents."""
         target = self._get(dst)
+        missing, blocked = self._parents(dst) if target is None else ([], None)
+        rules.check_target(dst, target, overwrite=overwrite, blocked=blocked)
         if target is not None:
-            if not overwrite:
-                raise Exists(f"already exists: {dst}; pass overwrite=true to replace it")
-            if target.is_readonly:
-                raise ReadOnly(f"{dst} is read-only and cannot be replaced")
             self._remove_tree(dst)
-        self._make_parents(dst)
+        self._make_parents(missing)
 
     def move(
         self, src: VPath, dst: VPath, *, overwrite: bool = False, if_match: str | None = None
     ) -> Entry:
         entry = self.stat(src)
-        check_if_match(entry, if_match)
-        if src == dst:
+        if not rules.check_move(entry, dst, if_match=if_match):
             return entry
-        self._prepare_target(entry, dst, overwrite)
+        self._prepare_target(dst, overwrite)
         self._q(
             "UPDATE entries SET path = ?, parent = ?, name = ? WHERE volume_id = ? AND path = ?",
             (dst, paths.parent(dst), paths.name(dst), self._vid, src),
@@ -606,12 +504,10 @@ class SqlVolume:
         return self.stat(dst)
 
     def copy(self, src: VPath, dst: VPath, *, overwrite: bool = False) -> Entry:
-        entry = self.stat(src)
-        if src == dst:
-            raise Exists(f"cannot copy {src} onto itself")
-        self._prepare_target(entry, dst, overwrite)
+        rules.check_copy(self.stat(src), dst)
+        self._prepare_target(dst, overwrite)
         tree = builtins.list(self.walk(src, with_content=False))
-        self._reserve(sum(e.size_bytes for e, _ in tree), len(tree))
+        self.quota.reserve(sum(e.size_bytes for e, _ in tree), len(tree))
         rows = [
             self._row(
                 Entry(
@@ -633,7 +529,3 @@ class SqlVolume:
         ]
         self._d.executemany(self._conn, _INSERT_ENTRY, rows)
         return self.stat(dst)
-
-    def pending_usage(self) -> tuple[int, int]:
-        """Growth (bytes, entries) this transaction has made, for the volume counters."""
-        return self._delta_bytes, self._delta_entries

@@ -26,27 +26,17 @@ from typing import Any
 from sessionbox import paths
 from sessionbox.content import Content
 from sessionbox.errors import (
-    DirectoryNotEmpty,
-    Exists,
-    IsADirectory,
-    MoveIntoSelf,
-    NotADirectory,
-    NotFound,
     PathForbidden,
-    PathInvalid,
     PreconditionFailed,
-    QuotaExceeded,
-    ReadOnly,
-    TooLarge,
     Unavailable,
 )
 from sessionbox.ids import uuid7
 from sessionbox.paths import ROOT, VPath
+from sessionbox.store import _rules as rules
 from sessionbox.store import _safefs as sfs
 from sessionbox.store._dirjournal import Journal
 from sessionbox.store._dirmeta import MetaRow
 from sessionbox.store._dirread import Census, DirReader, census, segments, stamp_of, visible
-from sessionbox.store._volume import check_if_match, root_entry
 from sessionbox.types import Entry, Usage, WriteMode
 
 
@@ -62,30 +52,6 @@ class DirVolume(DirReader):
         return self.journal
 
     # -- writing -------------------------------------------------------------------
-
-    def _grow(self, new_bytes: int, new_entries: int) -> None:
-        """Account for a change about to be made, refusing growth past the session's limits.
-
-        The disk is counted once per transaction (native tools change it behind
-        sessionbox's back, so stored counters would drift), then kept up to date here.
-        """
-        if self._limits is None:
-            return
-        used = self.usage()
-        if new_bytes > 0 and used.bytes_used + new_bytes > self._limits.session_quota_bytes:
-            raise QuotaExceeded(
-                f"the session would hold {used.bytes_used + new_bytes} bytes, "
-                f"over its quota of {self._limits.session_quota_bytes}"
-            )
-        if new_entries > 0 and used.entry_count + new_entries > (
-            self._limits.max_entries_per_session
-        ):
-            raise QuotaExceeded(
-                f"the session would hold more than {self._limits.max_entries_per_session} entries"
-            )
-        self._delta = Usage(
-            self._delta.bytes_used + new_bytes, self._delta.entry_count + new_entries
-        )
 
     def _target(self, path: VPath) -> _Slot:
         """Where ``path`` would go: its deepest existing ancestor, and what is there now."""
@@ -151,34 +117,19 @@ class DirVolume(DirReader):
         meta: dict[str, Any] | None = None,
     ) -> tuple[Entry, bool]:
         self._guard(path)
-        if self._limits is not None and content.size > self._limits.max_file_bytes:
-            raise TooLarge(
-                f"{content.size} bytes is over the file size limit of {self._limits.max_file_bytes}"
-            )
+        self.quota.check_file(content.size)
         with sfs.os_errors(path), self._target(path) as slot:
             existing = slot.existing
+            rules.check_write(path, existing, mode=mode, if_match=if_match, blocked=slot.blocked)
             if existing is None:
-                if mode == "update":
-                    raise NotFound(f"no such file: {path}")
-                if if_match is not None:
-                    raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match")
-                if slot.blocked:
-                    raise NotADirectory(f"{slot.blocked} is a file, not a directory")
-                self._grow(content.size, len(slot.missing) + 1)
+                self.quota.reserve(content.size, len(slot.missing) + 1)
                 fd = self._make_parents(slot)
                 self._log().created(segments(path))
                 mtime = sfs.atomic_write(fd, slot.name, content.chunks(), readonly=bool(readonly))
                 entry = self._entry_for(path, content, readonly, content_type, meta, None)
                 self._record(fd, slot.name, entry, mtime)
                 return entry, True
-            if existing.is_directory:
-                raise IsADirectory(f"is a directory: {path}")
-            if mode == "create":
-                raise Exists(f"already exists: {path}")
-            check_if_match(existing, if_match)
-            if existing.is_readonly:
-                raise ReadOnly(f"{path} is read-only; clear is_readonly before changing it")
-            self._grow(content.size - existing.size_bytes, 0)
+            self.quota.reserve(content.size - existing.size_bytes, 0)
             perms = stat.S_IMODE(os.stat(slot.name, dir_fd=slot.fd, follow_symlinks=False).st_mode)
             self._log().keep(slot.fd, slot.name, segments(path), link=True)
             mtime = sfs.atomic_write(
@@ -213,18 +164,15 @@ class DirVolume(DirReader):
 
     def mkdir(self, path: VPath, *, exist_ok: bool = False) -> Entry:
         if path == ROOT:
-            if exist_ok:
-                return root_entry()
-            raise Exists("already exists: /")
+            root = rules.root_entry()
+            rules.check_mkdir(path, root, exist_ok=exist_ok)  # Exists unless exist_ok
+            return root
         self._guard(path)
         with sfs.os_errors(path), self._target(path) as slot:
-            if slot.existing is not None:
-                if slot.existing.is_directory and exist_ok:
-                    return slot.existing
-                raise Exists(f"already exists: {path}")
-            if slot.blocked:
-                raise NotADirectory(f"{slot.blocked} is a file, not a directory")
-            self._grow(0, len(slot.missing) + 1)
+            found = rules.check_mkdir(path, slot.existing, exist_ok=exist_ok, blocked=slot.blocked)
+            if found is not None:
+                return found
+            self.quota.reserve(0, len(slot.missing) + 1)
             fd = self._make_parents(slot)
             self._log().created(segments(path))
             os.mkdir(slot.name, 0o777, dir_fd=fd)
@@ -243,10 +191,8 @@ class DirVolume(DirReader):
         meta: dict[str, Any] | None = None,
         if_match: str | None = None,
     ) -> Entry:
-        if path == ROOT:
-            raise PathInvalid("the root directory has no attributes to change")
         entry = self.stat(path)
-        check_if_match(entry, if_match)
+        rules.check_attrs(entry, if_match)
         fd, name, _ = self._find(path)
         try:
             with sfs.os_errors(path):
@@ -280,23 +226,27 @@ class DirVolume(DirReader):
     def delete(self, path: VPath, *, recursive: bool = False, if_match: str | None = None) -> int:
         if path == ROOT:
             children = self.list(ROOT, limit=1_000_000)
-            if children and not recursive:
-                raise DirectoryNotEmpty("/ is not empty; delete it with recursive=true")
+            rules.check_delete(
+                rules.root_entry(),
+                if_match=if_match,
+                recursive=recursive,
+                empty=lambda: not children,
+            )
             return sum(self.delete(child.path, recursive=True) for child in children)
         self._guard(path)
         if self._unlink_odd(path, if_match):
             return 1
         entry = self.stat(path)
-        check_if_match(entry, if_match)
         fd, name, _ = self._find(path)
         try:
             with sfs.os_errors(path):
                 tree = self._census_of(fd, name, path, entry)
-                if tree.entries > 1 and not recursive:
-                    raise DirectoryNotEmpty(f"{path} is not empty; delete it with recursive=true")
+                rules.check_delete(
+                    entry, if_match=if_match, recursive=recursive, empty=lambda: tree.entries == 1
+                )
                 if tree.sensitive:
                     raise PathForbidden(f"{path} holds sensitive files; they are never removed")
-                self._grow(-tree.bytes, -tree.entries)
+                self.quota.reserve(-tree.bytes, -tree.entries)
                 self._log().keep(fd, name, segments(path), link=False)
                 self._meta.drop(path)
                 return tree.entries
@@ -316,37 +266,27 @@ class DirVolume(DirReader):
                     return False
                 if if_match not in (None, "*"):
                     raise PreconditionFailed(f"{path} has no ETag: it is not a regular file")
-                self._grow(-st.st_size if stat.S_ISREG(st.st_mode) else 0, -1)
+                self.quota.reserve(-st.st_size if stat.S_ISREG(st.st_mode) else 0, -1)
                 self._log().keep(fd, parts[-1], parts, link=False)
                 self._meta.drop(path)
                 return True
             finally:
                 os.close(fd)
 
-    def _claim(self, src: Entry, dst: VPath, overwrite: bool, grow: Usage) -> _Slot:
-        """Check that ``dst`` may receive ``src`` (``grow`` more) before anything changes."""
-        if src.path == ROOT:
-            raise PathInvalid("the root directory cannot be moved or copied")
-        if src.is_directory and paths.is_within(dst, src.path):
-            raise MoveIntoSelf(f"cannot put {src.path} inside itself ({dst})")
-        if paths.is_within(src.path, dst):
-            raise MoveIntoSelf(f"{dst} contains {src.path}; it cannot be replaced by it")
+    def _claim(self, dst: VPath, overwrite: bool, grow: Usage) -> _Slot:
+        """Check that ``dst`` may receive a move or copy (``grow`` more) before anything
+        changes; the paths were judged already (``rules.check_placement``)."""
         self._guard(dst)
         slot = self._target(dst)
         try:
             target = slot.existing
+            rules.check_target(dst, target, overwrite=overwrite, blocked=slot.blocked)
             if target is not None:
-                if not overwrite:
-                    raise Exists(f"already exists: {dst}; pass overwrite=true to replace it")
-                if target.is_readonly:
-                    raise ReadOnly(f"{dst} is read-only and cannot be replaced")
                 cleared = self._census_of(slot.fd, slot.name, dst, target)
                 if cleared.sensitive:
                     raise PathForbidden(f"{dst} holds sensitive files; they are never removed")
-                self._grow(-cleared.bytes, -cleared.entries)
-            elif slot.blocked:
-                raise NotADirectory(f"{slot.blocked} is a file, not a directory")
-            self._grow(grow.bytes_used, grow.entry_count + len(slot.missing))
+                self.quota.reserve(-cleared.bytes, -cleared.entries)
+            self.quota.reserve(grow.bytes_used, grow.entry_count + len(slot.missing))
         except BaseException:
             slot.close()
             raise
@@ -365,15 +305,14 @@ class DirVolume(DirReader):
     ) -> Entry:
         self._guard(src)
         entry = self.stat(src)
-        check_if_match(entry, if_match)
-        if src == dst:
+        if not rules.check_move(entry, dst, if_match=if_match):
             return entry
         src_fd, src_name, _ = self._find(src)
         try:
             with sfs.os_errors(src):
                 if self._census_of(src_fd, src_name, src, entry).sensitive:
                     raise PathForbidden(f"{src} holds sensitive files; they are never moved")
-                with self._claim(entry, dst, overwrite, Usage(0, 0)) as slot:
+                with self._claim(dst, overwrite, Usage(0, 0)) as slot:
                     dst_fd = self._clear(slot)
                     self._log().moved(segments(src), segments(dst))
                     os.rename(src_name, slot.name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
@@ -387,8 +326,7 @@ class DirVolume(DirReader):
     def copy(self, src: VPath, dst: VPath, *, overwrite: bool = False) -> Entry:
         self._guard(src)
         entry = self.stat(src)
-        if src == dst:
-            raise Exists(f"cannot copy {src} onto itself")
+        rules.check_copy(entry, dst)
         src_fd, src_name, _ = self._find(src)
         try:
             with sfs.os_errors(src):
@@ -399,7 +337,7 @@ class DirVolume(DirReader):
             raise PathForbidden(f"{src} holds sensitive files, links or special files")
         tree = [e for e, _ in self.walk(src, with_content=False)]
         size = Usage(sum(e.size_bytes for e in tree), len(tree))
-        with sfs.os_errors(dst), self._claim(entry, dst, overwrite, size) as slot:
+        with sfs.os_errors(dst), self._claim(dst, overwrite, size) as slot:
             self._clear(slot)
             self._log().created(segments(dst))
         with sfs.os_errors(dst):
