@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from sessionbox.store import migrations
-from sessionbox.store._volume import _INSERT_ENTRY
+from sessionbox.store._sqlvolume import _INSERT_ENTRY
 from sessionbox.store.sqlite import _NEW_FILE, _statements
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 3000

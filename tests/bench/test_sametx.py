@@ -15,7 +15,7 @@ import pytest
 from sessionbox.bench.contender import Unsupported
 from sessionbox.bench.sametx import RawSqliteSameTx
 from sessionbox.bench.workloads import content, file_path
-from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store._sqlvolume import INLINE_BYTES
 from sessionbox.store.base import SelfChecking
 
 

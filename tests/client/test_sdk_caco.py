@@ -243,7 +243,9 @@ def test_watch_sees_a_tree_above_its_path_go(session: Any) -> None:
         fs.rename("/top", "/moved")
         fs.copy("/moved", "/top")
         fs.remove("/", recursive=True)
-        seen = [(c.op, c.path, c.to) for c in itertools.islice(changes, 3)]
+        # The first write may still be on its way (PostgreSQL's feed): writes are skipped.
+        trees = (c for c in changes if c.op != "write")
+        seen = [(c.op, c.path, c.to) for c in itertools.islice(trees, 3)]
     assert seen == [
         ("move", "/top", "/moved"),
         ("copy", "/moved", "/top"),

@@ -24,7 +24,7 @@ from sessionbox.errors import (
 )
 from sessionbox.paths import VPath
 from sessionbox.store._sqlstore import SqlStore
-from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store._sqlvolume import INLINE_BYTES
 from sessionbox.store.base import Store
 from sessionbox.types import Change, VolumeKey, WriteMode
 

@@ -74,8 +74,7 @@ def test_safe_sessions_stay_in_the_database(
     else:
         assert scope is None
         box.session(agent, record.id).files.write("/x", b"1")
-        scopes: Path = box.store.scopes_dir  # type: ignore[attr-defined]
-        assert not (scopes / agent).exists()
+        assert not (box.settings.scopes_dir.absolute() / agent).exists()
 
 
 def test_two_agents_with_the_same_unsafe_id_do_not_share(

@@ -29,7 +29,7 @@ from sessionbox.errors import (
     Unavailable,
 )
 from sessionbox.paths import VPath
-from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store._sqlvolume import INLINE_BYTES
 from sessionbox.store.base import Store
 from sessionbox.types import VolumeKey
 

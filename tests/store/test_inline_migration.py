@@ -23,7 +23,7 @@ from sessionbox.config import Settings
 from sessionbox.content import CHUNK_BYTES, content_hash
 from sessionbox.services.retention import RetentionService
 from sessionbox.store import migrations, open_store
-from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store._sqlvolume import INLINE_BYTES
 from sessionbox.store.sqlite import _statements
 from tests import _postgres
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -13,28 +12,20 @@ import pytest
 from sessionbox.content import Content
 from sessionbox.paths import VPath
 from sessionbox.store.base import SelfChecking, Store
-from sessionbox.store.dirstore import CATALOG
-from sessionbox.store.sqlite import path_from_url
+from sessionbox.store.sqlite import SqliteStore
 from sessionbox.types import VolumeKey
 
 
 def corrupt(store: Store, sql: str, params: tuple[Any, ...]) -> None:
     """Change the database behind the store's back, as a bug or a torn write would."""
-    if store.url.startswith(("sqlite:///", "dir:///")):
-        db = path_from_url(store.url) if store.url.startswith("sqlite:") else catalog(store)
-        with sqlite3.connect(db) as conn:
+    if isinstance(store, SqliteStore):  # dir:/// too: its catalog is a SQLite file
+        with sqlite3.connect(store.path) as conn:
             conn.execute("PRAGMA foreign_keys = OFF")
             conn.execute(sql, params)
         return
     with psycopg.connect(store.url, autocommit=True) as pg:
         pg.execute("SET session_replication_role = replica")  # FKs off for this session
         pg.execute(sql.replace("?", "%s"), params)
-
-
-def catalog(store: Store) -> Path:
-    root = getattr(store, "dir_root", None)
-    assert isinstance(root, Path)
-    return root / CATALOG
 
 
 # Corruptions of SQL-held content (a directory store holds none), and of the directory
@@ -130,6 +121,7 @@ def test_each_dir_corruption_is_reported(
 def test_a_missing_session_directory_is_reported(
     store: Store, filled: VolumeKey, agent: str
 ) -> None:
-    session = catalog(store).parent / "agents" / agent / "sessions" / str(filled.session_id)
-    shutil.rmtree(session)
+    files = store.scope_dir(agent, str(filled.session_id))
+    assert files is not None
+    shutil.rmtree(files.parent)  # the session's directory, its three volumes in it
     assert any("session without its directory" in line for line in problems(store, agent))

@@ -26,7 +26,7 @@ from sessionbox.bench.contender import Contender, Unsupported
 from sessionbox.bench.inprocess import AGENT, InProcess
 from sessionbox.paths import VPath
 from sessionbox.store._sqlstore import ACTIVITY_RESOLUTION
-from sessionbox.store._volume import (
+from sessionbox.store._sqlvolume import (
     _INSERT_ENTRY,
     _INSERT_ENTRY_INTO_DIRECTORY,
     _UNLESS_TAKEN,

@@ -1,23 +1,21 @@
 """The catalog half of a SQL store: sessions, agents, tokens, retention and blob GC.
 
-``SqlStore`` mixes it in and provides what it needs from the volume half: the
-transactions (from the subclasses) and the directories of directory-backed sessions.
+``SqlStore`` mixes it in and provides what it needs: the transactions (from the
+subclasses) and the store's homes (``_homes.py``), which keep the host directories
+of directory-backed sessions in step with their rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sessionbox.errors import Exists, NotFound, SessionboxError, SessionNotFound, TokenNotFound
-from sessionbox.ids import Mode, SessionType, parse_session_id, validate_agent_id
-from sessionbox.store import _safefs
+from sessionbox.errors import Exists, NotFound, SessionNotFound, TokenNotFound
+from sessionbox.ids import Mode, SessionType
 from sessionbox.store._dialect import Dialect
+from sessionbox.store._homes import Homes
 from sessionbox.types import SESSION_VOLUMES, SessionRecord, TokenRecord
 
 T = TypeVar("T")
@@ -39,10 +37,7 @@ def fetch_all(sql: str, params: tuple[Any, ...], conn: Any) -> list[Any]:
 
 class SqlCatalog:
     dialect: Dialect
-    dir_root: Path | None = None
-    """A ``dir:///`` store: every volume is a directory below this."""
-    scopes_dir: Path | None = None
-    """Where the ``files`` volume of each unsafe session lives (``Settings.scopes_dir``)."""
+    homes: Homes
 
     # -- provided by subclasses ------------------------------------------------
 
@@ -50,13 +45,6 @@ class SqlCatalog:
         raise NotImplementedError
 
     def _write_tx(self, fn: Callable[[Any], T]) -> T:
-        raise NotImplementedError
-
-    def _make_dirs(self, agent_id: str, session_id: str) -> None:
-        """Create a new session's directories (the volume half knows where)."""
-        raise NotImplementedError
-
-    def _forget_dirs(self, agent_id: str, session_id: str) -> None:
         raise NotImplementedError
 
     # -- catalog -------------------------------------------------------------------
@@ -123,8 +111,8 @@ class SqlCatalog:
         if row is None:
             raise Exists(f"session {session_id!r} already exists")
         # A directory left by a deleted or expired session must not come back.
-        self._forget_dirs(agent_id, session_id)
-        self._make_dirs(agent_id, session_id)
+        self.homes.forget_session(agent_id, session_id)
+        self.homes.make_session(agent_id, session_id)
         d.executemany(
             conn,
             "INSERT INTO volumes (agent_id, session_pk, kind) VALUES (?, ?, ?)",
@@ -184,7 +172,7 @@ class SqlCatalog:
 
         if self._write_tx(run) == 0:
             raise SessionNotFound(f"no session {session_id!r} for agent {agent_id!r}")
-        self._forget_dirs(agent_id, session_id)
+        self.homes.forget_session(agent_id, session_id)
 
     def list_agents(self, *, limit: int, after: str | None = None) -> list[str]:
         d = self.dialect
@@ -204,11 +192,7 @@ class SqlCatalog:
 
         if self._write_tx(run) == 0:
             raise NotFound(f"no agent {agent_id!r}")
-        with _safefs.os_errors(f"the directories of agent {agent_id}"):
-            if self.dir_root is not None:
-                _safefs.remove_under(self.dir_root, ("agents", agent_id))
-            if self.scopes_dir is not None:
-                _safefs.remove_under(self.scopes_dir, (agent_id,))
+        self.homes.forget_agent(agent_id)
 
     # -- retention and garbage collection ------------------------------------------
 
@@ -250,7 +234,7 @@ class SqlCatalog:
 
         if self._write_tx(run) != 1:
             return False
-        self._forget_dirs(agent_id, session_id)  # its scope and dir:/// volumes go too
+        self.homes.forget_session(agent_id, session_id)  # its scope and dir:/// volumes go too
         return True
 
     def gc_mark(self) -> int:
@@ -311,7 +295,7 @@ class SqlCatalog:
         also holds off new sessions (SQLite: the one writer; PostgreSQL: a SHARE
         lock on ``sessions``), so no session being created loses its directories.
         """
-        if (self.dir_root is None and self.scopes_dir is None) or not self._session_dirs():
+        if not self.homes.session_dirs():
             return 0  # the usual case costs no write transaction (nor a table lock)
         d = self.dialect
 
@@ -319,39 +303,17 @@ class SqlCatalog:
             if d.hold_sessions:
                 conn.execute(d.hold_sessions)
             dead = []
-            for agent_id, session_ids in self._session_dirs().items():
+            for agent_id, session_ids in self.homes.session_dirs().items():
                 rows = conn.execute(
                     d.sql("SELECT id FROM sessions WHERE agent_id = ?"), (agent_id,)
                 ).fetchall()
                 live = {row[0] for row in rows}
                 dead += [(agent_id, sid) for sid in session_ids if sid not in live]
             for agent_id, sid in dead:
-                self._forget_dirs(agent_id, sid)
+                self.homes.forget_session(agent_id, sid)
             return dead
 
         return len(self._write_tx(run))
-
-    def _session_dirs(self) -> dict[str, list[str]]:
-        """Session directories on disk by agent: real directories with valid names only."""
-        below: tuple[str, ...] = ()
-        if self.dir_root is not None:
-            top, below = self.dir_root / "agents", ("sessions",)
-        else:
-            assert self.scopes_dir is not None
-            top = self.scopes_dir
-        found: dict[str, list[str]] = {}
-        with _safefs.os_errors("the session directories"):
-            for agent in _subdirs(top):
-                with contextlib.suppress(SessionboxError):
-                    validate_agent_id(agent)
-                    ids = [
-                        sid
-                        for sid in _subdirs(top.joinpath(agent, *below))
-                        if _is_session_id(sid) and (self.dir_root is not None or is_unsafe(sid))
-                    ]
-                    if ids:
-                        found[agent] = ids
-        return found
 
     # -- resolve -------------------------------------------------------------------
 
@@ -459,24 +421,3 @@ class SqlCatalog:
         if row is None:
             raise TokenNotFound(f"no token {token_id!r}")
         return self._token(row)
-
-
-def is_unsafe(session_id: str | None) -> bool:
-    """Decided from the (already validated) id alone, like every mode check."""
-    return session_id is not None and session_id.startswith("unsafe_")
-
-
-def _subdirs(path: Path) -> list[str]:
-    """Names of the real directories (not links) in ``path``; none if it is missing."""
-    try:
-        with os.scandir(path) as found:
-            return [e.name for e in found if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
-
-
-def _is_session_id(text: str) -> bool:
-    try:
-        return str(parse_session_id(text)) == text
-    except SessionboxError:
-        return False

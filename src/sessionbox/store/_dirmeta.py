@@ -183,3 +183,18 @@ class DirMeta:
             "WHERE volume_id = ?",
             (delta.bytes_used, delta.entry_count, self._vid),
         )
+
+    def commit(self, token: str) -> None:
+        """Record an update's journal token in this transaction: its commit is the commit
+        of the update's changes on disk too (``_dirjournal``)."""
+        self._q(
+            "INSERT INTO dir_commits (volume_id, token) VALUES (?, ?) "
+            "ON CONFLICT (volume_id) DO UPDATE SET token = excluded.token",
+            (self._vid, token),
+        )
+
+
+def is_committed(dialect: Dialect, token: str, conn: Any) -> bool:
+    """Whether the update logged under ``token`` reached the database."""
+    sql = dialect.sql("SELECT 1 FROM dir_commits WHERE token = ?")
+    return conn.execute(sql, (token,)).fetchone() is not None

@@ -1,6 +1,6 @@
 """Reading a directory-backed volume: finding entries on disk and describing them.
 
-``DirReader`` is the read half of ``directory.DirVolume``: it walks paths with
+``DirReader`` is the read half of ``_dirvolume.DirVolume``: it walks paths with
 ``_safefs`` (never following links), joins what the disk says with the
 sidecar rows (``_dirmeta``), and counts usage. Files changed by native tools
 are described as they are on disk.
@@ -455,11 +455,6 @@ class DirReader:
                 total.bytes_used + counted.bytes_used, total.entry_count + counted.entry_count
             )
         return total
-
-    def save_usage(self) -> None:
-        """Add this transaction's changes to the volume's count (the store calls it last)."""
-        if self.quota.grown != Usage(0, 0):
-            self._meta.add_count(self.quota.grown)
 
 
 class HeldFile:

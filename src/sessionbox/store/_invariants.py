@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sessionbox.store._dialect import Dialect
-from sessionbox.store._volume import INLINE_BYTES
+from sessionbox.store._sqlvolume import INLINE_BYTES
 
 _LIMIT = 20  # offending rows reported per check; one is enough to fail
 

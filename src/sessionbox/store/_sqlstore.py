@@ -1,20 +1,21 @@
-"""The volume plumbing both SQL stores share; the catalog half is ``_catalog.py``.
+"""The volume half both SQL stores share (the catalog half is ``_catalog.py``).
 
 Subclasses provide connections (``_read_tx``/``_write_tx``, which also retry
-and translate driver errors) and a dialect; everything that is SQL lives here,
-in ``_catalog.py`` or in ``_volume.py``, written once.
+and translate driver errors) and a dialect. The store's ``homes`` (``_homes.py``)
+say where each volume's bytes live: in SQL rows (``_sqlvolume.SqlVolume``) or in
+a host directory, whose locks, undo journal and recovery are the homes' business.
+What runs here is the transaction around a volume, and the one-statement fast
+paths of volumes kept in SQL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sessionbox.content import CHUNK_BYTES, Content
 from sessionbox.errors import (
@@ -25,13 +26,14 @@ from sessionbox.errors import (
     Unavailable,
 )
 from sessionbox.paths import ROOT, VPath
-from sessionbox.store import _dirjournal, _invariants, _safefs
-from sessionbox.store._catalog import SqlCatalog, fetch_all, fetch_one, is_unsafe
+from sessionbox.store import _invariants
+from sessionbox.store._catalog import SqlCatalog, fetch_all, fetch_one
 from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
-from sessionbox.store._dirmeta import DirMeta
-from sessionbox.store._dirread import Place, read_range
-from sessionbox.store._volume import (
+from sessionbox.store._dirmeta import is_committed
+from sessionbox.store._dirread import read_range
+from sessionbox.store._homes import Homes, Journals
+from sessionbox.store._sqlvolume import (
     FIRST_BYTES,
     FIRST_CHUNK,
     INLINE_BYTES,
@@ -40,11 +42,12 @@ from sessionbox.store._volume import (
     new_entry,
 )
 from sessionbox.store.base import Reader, VolumeReader, VolumeWriter
-from sessionbox.store.directory import DirVolume
-from sessionbox.types import SESSION_VOLUMES, Change, Entry, Limits, NewSession, Usage, VolumeKey
+from sessionbox.types import Change, Entry, Limits, NewSession, Usage, VolumeKey
+
+if TYPE_CHECKING:
+    from sessionbox.store._dirread import DirReader
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 ACTIVITY_RESOLUTION = timedelta(seconds=60)
 """A session's last_active_at is rewritten only when older than this."""
 _E_COLUMNS = ", ".join(f"e.{name}" for name in ENTRY_COLUMNS.split(", "))
@@ -55,70 +58,11 @@ class SqlStore(SqlCatalog, ChangeFeed):
     dialect: Dialect
     url: str
 
-    def __init__(self, url: str, limits: Limits) -> None:
+    def __init__(self, url: str, limits: Limits, homes: Homes | None) -> None:
         super().__init__()
         self.url = url
         self.limits = limits
-
-    # -- where volumes live ----------------------------------------------------------
-
-    def _place(self, volume: VolumeKey) -> Place | None:
-        """The directory of a directory-backed volume; None for a volume kept in SQL."""
-        a, s = volume.agent_id, volume.session_id
-        if self.dir_root is not None:
-            if s is None:
-                return self.dir_root, ("agents", a, volume.kind)
-            return self.dir_root, ("agents", a, "sessions", s, volume.kind)
-        if self.scopes_dir is not None and volume.kind == "files" and is_unsafe(s):
-            return self.scopes_dir, (a, str(s))
-        return None
-
-    def _all_in_sql(self, volume: VolumeKey) -> bool:
-        """Whether ``volume`` and every volume counting towards its quota are kept in SQL
-        (``_owner_places`` is empty), decided without building paths."""
-        return self.dir_root is None and (
-            self.scopes_dir is None or not is_unsafe(volume.session_id)
-        )
-
-    def _owner_places(self, volume: VolumeKey) -> dict[str, Place]:
-        """Every directory-backed volume whose bytes count towards ``volume``'s quota."""
-        kinds = SESSION_VOLUMES if volume.session_id is not None else (volume.kind,)
-        found = {k: self._place(VolumeKey(volume.agent_id, volume.session_id, k)) for k in kinds}
-        return {kind: place for kind, place in found.items() if place is not None}
-
-    def _session_dir(self, agent_id: str, session_id: str) -> Place | None:
-        """The one directory holding all of a session's directory-backed volumes."""
-        if self.dir_root is not None:
-            return self.dir_root, ("agents", agent_id, "sessions", session_id)
-        return self._place(VolumeKey(agent_id, session_id, "files"))
-
-    def scope_dir(self, agent_id: str, session_id: str) -> Path | None:
-        """The host directory of a session's ``files`` volume, if it is one (for ``scope_dir``)."""
-        place = self._place(VolumeKey(agent_id, session_id, "files"))
-        return place[0].joinpath(*place[1]) if place else None
-
-    def _make_dirs(self, agent_id: str, session_id: str) -> None:
-        """Create a new session's directories, so a native tool can start in them at once."""
-        for base, parts in self._owner_places(VolumeKey(agent_id, session_id, "files")).values():
-            with _safefs.os_errors(f"the directory of session {session_id}"):
-                fd = _safefs.open_root(base, parts, create=True)
-                if fd is not None:
-                    os.close(fd)
-                lock = _safefs.volume_lock_file(base, parts)  # made now, not on first read
-                lock.parent.mkdir(exist_ok=True)
-                lock.touch()
-                _dirjournal.journal_dir(base, parts).mkdir(parents=True, exist_ok=True)
-
-    def _forget_dirs(self, agent_id: str, session_id: str) -> None:
-        place = self._session_dir(agent_id, session_id)
-        if place is not None:
-            with _safefs.os_errors(f"the directory of session {session_id}"):
-                _safefs.remove_under(*place)
-                for volume_place in self._owner_places(
-                    VolumeKey(agent_id, session_id, "files")
-                ).values():
-                    _dirjournal.forget(*volume_place)
-                    _safefs.forget_volume_lock(*volume_place)
+        self.homes = homes or Homes()
 
     # -- provided by subclasses ------------------------------------------------
 
@@ -198,86 +142,46 @@ class SqlStore(SqlCatalog, ChangeFeed):
         return self._locate(conn, volume, lock=False)[0]
 
     def view(self, volume: VolumeKey, fn: Callable[[VolumeReader], T]) -> T:
-        place = self._place(volume)
+        place = self.homes.place(volume)
 
         def run(conn: Any) -> T:
             if place is None and volume.session_id is not None:
                 return fn(SqlVolume(conn, self.dialect, self._find(conn, volume)))
             vid, usage = self._locate(conn, volume, lock=False)
-            if place is not None:
-                meta = DirMeta(conn, self.dialect, vid)
-                owners = self._owner_places(volume)
-                return fn(
-                    DirVolume(meta, place, kind=volume.kind, usage=usage, owner_places=owners)
-                )
-            return fn(SqlVolume(conn, self.dialect, vid, usage=usage))
+            return fn(self.homes.volume(conn, self.dialect, vid, volume, place, usage))
 
-        if place is None:
-            return self._read_tx(run)
-        with _safefs.volume_lock(*place, shared=True):
-            if not _dirjournal.pending(*place):
-                return self._read_tx(run)
-        # A process died half-way through an update of this volume: undo it first.
-        with _safefs.volume_lock(*place, shared=False):
-            self._recover(place)
+        with self.homes.reading(place, self._committed_token):
             return self._read_tx(run)
 
     def _apply(
-        self,
-        conn: Any,
-        volume: VolumeKey,
-        fn: Callable[[VolumeWriter], T],
-        journals: dict[Place, _dirjournal.Journal],
+        self, conn: Any, volume: VolumeKey, fn: Callable[[VolumeWriter], T], journals: Journals
     ) -> tuple[T, list[Change]]:
         """``fn`` on ``volume`` in the caller's write transaction: one ``update``, or one
         step of ``create_sessions`` (so quota counters are settled before the next).
-        A directory volume logs its changes in its journal from ``journals``."""
-        place = self._place(volume)
+        A directory volume logs its changes in its journal from ``journals``; the
+        session's row locks (taken by ``_locate``) serialise its writers too."""
+        place = self.homes.place(volume)
         vid, usage = self._locate(conn, volume, lock=True)
-        if place is not None:
-            journal = journals[place]
-            # The session's row locks (taken by _locate) serialise writers of the
-            # directory too; its usage is counted on disk, never in the counters.
-            disk = DirVolume(
-                DirMeta(conn, self.dialect, vid),
-                place,
-                kind=volume.kind,
-                usage=usage,
-                owner_places=self._owner_places(volume),
-                limits=self.limits,
-            )
-            disk.journal = journal
-            recorder = Recorder(disk, volume)
-            result = fn(recorder)
-            disk.save_usage()
-            if journal.active:
-                conn.execute(  # the commit point of the changes on disk too
-                    self.dialect.sql(
-                        "INSERT INTO dir_commits (volume_id, token) VALUES (?, ?) "
-                        "ON CONFLICT (volume_id) DO UPDATE SET token = excluded.token"
-                    ),
-                    (vid, journal.token),
-                )
-        else:
-            vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
-            recorder = Recorder(vol, volume)
-            result = fn(recorder)
-            grown_bytes, grown_entries = vol.quota.grown.bytes_used, vol.quota.grown.entry_count
-            if grown_bytes or grown_entries:
-                conn.execute(
-                    self.dialect.sql(
-                        "UPDATE volumes SET bytes_used = bytes_used + ?, "
-                        "entry_count = entry_count + ? WHERE id = ?"
-                    ),
-                    (grown_bytes, grown_entries, vid),
-                )
+        vol = self.homes.volume(
+            conn,
+            self.dialect,
+            vid,
+            volume,
+            place,
+            usage,
+            limits=self.limits,
+            journal=journals.get(place) if place is not None else None,
+        )
+        recorder = Recorder(vol, volume)
+        result = fn(recorder)
+        vol.finish()
         self._announce(conn, recorder.changes)
         return result, recorder.changes
 
     def update(self, volume: VolumeKey, fn: Callable[[VolumeWriter], T]) -> T:
         announced: list[Change] = []
 
-        def run(conn: Any, journals: dict[Place, _dirjournal.Journal]) -> T:
+        def run(conn: Any, journals: Journals) -> T:
             result, changes = self._apply(conn, volume, fn, journals)
             announced[:] = changes  # only the attempt that committed counts
             return result
@@ -297,7 +201,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
         meta: dict[str, Any] | None = None,
     ) -> Entry:
         s = volume.session_id
-        if s is not None and content.size <= self._quick_bytes and self._all_in_sql(volume):
+        if s is not None and content.size <= self._quick_bytes and self.homes.in_sql(volume):
             entry = new_entry(
                 path,
                 content,
@@ -349,75 +253,16 @@ class SqlStore(SqlCatalog, ChangeFeed):
         return min(INLINE_BYTES, self.limits.max_file_bytes)
 
     def _journaled_write(
-        self,
-        volumes: Sequence[VolumeKey],
-        run: Callable[[Any, dict[Place, _dirjournal.Journal]], T],
+        self, volumes: Sequence[VolumeKey], run: Callable[[Any, Journals], T]
     ) -> T:
-        """One write transaction over ``volumes``; the directory-backed ones get an undo
-        journal each, so their disk changes commit or roll back with the database.
-
-        Their locks are taken before the database's write lock, in one order (no two
-        writers deadlock), and held past the commit, so readers never see the disk and
-        the sidecar disagree; every path takes them first.
-        """
-        places = {place for volume in volumes if (place := self._place(volume)) is not None}
-        if not places:
-            return self._write_tx(lambda conn: run(conn, {}))
-        journals = {place: _dirjournal.Journal(*place) for place in places}
-
-        def attempt(conn: Any) -> T:
-            with _safefs.os_errors("the volume's undo journal"):
-                for journal in journals.values():
-                    journal.rollback()  # a retried attempt starts from the disk as it was
-            return run(conn, journals)
-
-        with contextlib.ExitStack() as locks:
-            for place in sorted(places, key=repr):
-                locks.enter_context(_safefs.volume_lock(*place, shared=False))
-                self._recover(place)
-            try:
-                result = self._write_tx(attempt)
-            except BaseException:
-                for place, journal in journals.items():
-                    # A failed import has already removed its new sessions' volumes.
-                    if _dirjournal.journal_dir(*place).is_dir():
-                        self._settle_failed(journal)
-                raise
-            # After the database commit: a crash before this line undoes the disk.
-            with _safefs.os_errors("the volume's undo journal"):
-                for journal in journals.values():
-                    journal.commit()
-        return result
+        """One write transaction over ``volumes``; the homes keep their directories (if
+        any) in step with it."""
+        places = {place for volume in volumes if (place := self.homes.place(volume)) is not None}
+        return self.homes.write(places, self._write_tx, run, self._committed_token)
 
     def _committed_token(self, token: str) -> bool:
-        """Whether the update logged under ``token`` reached the database."""
-        sql = self.dialect.sql("SELECT 1 FROM dir_commits WHERE token = ?")
-        return self._read_tx(functools.partial(fetch_one, sql, (token,))) is not None
-
-    def _settle_failed(self, journal: _dirjournal.Journal) -> None:
-        """Undo a failed update on disk, unless its commit went through after all.
-
-        A COMMIT whose answer was lost (a dropped connection) may have committed.
-        """
-        if not journal.active:
-            return
-        try:
-            done = self._committed_token(journal.token)
-        except Exception:
-            journal.abandon()  # the next access to the volume settles it
-            return
-        with _safefs.os_errors("the volume's undo journal"):
-            if done:
-                journal.commit()
-            else:
-                journal.rollback()
-
-    def _recover(self, place: Place) -> None:
-        """Settle an update of ``place`` that a dead process left (its lock held)."""
-        with _safefs.os_errors("the volume's undo journal"):
-            outcome = _dirjournal.Journal(*place).recover(self._committed_token)
-        if outcome is not None:
-            log.warning("an interrupted update of %s was %s", "/".join(place[1]), outcome)
+        """Whether the update of a directory volume logged under ``token`` committed."""
+        return bool(self._read_tx(functools.partial(is_committed, self.dialect, token)))
 
     def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         """One row from one statement: a statement is its own consistent snapshot."""
@@ -449,7 +294,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
     def _one_statement(self, volume: VolumeKey) -> bool:
         """Whether a read may take one joined statement: a session's volume kept in SQL
         (the root has no row, so its stat and read never can)."""
-        return volume.session_id is not None and self._place(volume) is None
+        return volume.session_id is not None and self.homes.place(volume) is None
 
     def _in_session(self, volume: VolumeKey, path: VPath) -> tuple[Any, ...]:
         """The parameters of ``_in_session_sql``."""
@@ -488,9 +333,9 @@ class SqlStore(SqlCatalog, ChangeFeed):
         return self.view(volume, lambda v: v.read(path, max_bytes=max_bytes))[1]
 
     def open_file(self, volume: VolumeKey, path: VPath) -> tuple[Entry, Reader]:
-        if self._place(volume) is not None:
-            # A place's volume is a DirVolume: it opens the file under the view's lock.
-            return self.view(volume, lambda v: cast(DirVolume, v).open(path))
+        if self.homes.place(volume) is not None:
+            # A directory volume opens the file itself, under the view's lock.
+            return self.view(volume, lambda v: cast("DirReader", v).open(path))
 
         def run(conn: Any) -> tuple[Entry, bytes | None]:
             return SqlVolume(conn, self.dialect, self._reader_vid(conn, volume)).stat_inline(path)
@@ -549,7 +394,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
         """
         announced: list[Change] = []
 
-        def run(conn: Any, journals: dict[Place, _dirjournal.Journal]) -> list[Any]:
+        def run(conn: Any, journals: Journals) -> list[Any]:
             made: list[str] = []
             changes: list[Change] = []
             try:
@@ -566,7 +411,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
             except SessionboxError:  # refused while the transaction is alive
                 for session_id in made:
                     with contextlib.suppress(SessionboxError):
-                        self._forget_dirs(agent_id, session_id)
+                        self.homes.forget_session(agent_id, session_id)
                 raise
             announced[:] = changes
             return results
@@ -576,7 +421,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
         return results
 
     def read_chunks(self, volume: VolumeKey, entry: Entry, start: int, end: int) -> Iterator[bytes]:
-        place = self._place(volume)
+        place = self.homes.place(volume)
         if place is not None:
             yield from read_range(place, entry, start, end)
             return
@@ -608,12 +453,12 @@ class SqlStore(SqlCatalog, ChangeFeed):
 
     def check_invariants(self, agent_id: str | None = None) -> list[str]:
         """Violations of the store's invariants (all agents, or one); empty when sound."""
-        root = self.dir_root
 
         def run(conn: Any) -> list[str]:
             problems = _invariants.check(conn, self.dialect, agent_id)
-            if root is not None:
-                problems += _invariants.check_dirs(conn, self.dialect, agent_id, root)
-            return problems
+            return problems + self.homes.check(conn, self.dialect, agent_id)
 
         return self._read_tx(run)
+
+    def scope_dir(self, agent_id: str, session_id: str) -> Path | None:
+        return self.homes.scope_dir(agent_id, session_id)

@@ -2,7 +2,7 @@
 
 psycopg 3 with a connection pool; results in binary format (bytea arrives
 ~3.5x faster at 1 MiB). Writers lock their session's volume rows
-(``SELECT ... FOR UPDATE``), so all check-then-act logic in ``_volume.py``
+(``SELECT ... FOR UPDATE``), so all check-then-act logic in ``_sqlvolume.py``
 is race-free across replicas. Serialisation failures and deadlocks are
 retried here; a lost connection is retried for reads and reported as 503
 (``Unavailable``) for writes, whose outcome the client must check.
@@ -37,6 +37,7 @@ from sessionbox.content import Content
 from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
 from sessionbox.store import migrations
 from sessionbox.store._dialect import PostgresDialect
+from sessionbox.store._homes import Homes
 from sessionbox.store._sqlstore import SqlStore
 from sessionbox.store.base import ChangeCallback
 from sessionbox.types import Change, Entry, Limits, VolumeKey
@@ -101,8 +102,10 @@ class _BinaryConnection:
 class PostgresStore(SqlStore):
     dialect = PostgresDialect()
 
-    def __init__(self, url: str, limits: Limits, *, pool_max: int = 20) -> None:
-        super().__init__(url, limits)
+    def __init__(
+        self, url: str, limits: Limits, *, homes: Homes | None = None, pool_max: int = 20
+    ) -> None:
+        super().__init__(url, limits, homes)
         self._pool = ConnectionPool(
             url,
             min_size=1,

@@ -23,6 +23,7 @@ from sessionbox.content import Content
 from sessionbox.errors import Exists, SessionboxError, StorageFull, Unavailable
 from sessionbox.store import migrations
 from sessionbox.store._dialect import Dialect
+from sessionbox.store._homes import Homes
 from sessionbox.store._sqlstore import SqlStore
 from sessionbox.types import Entry, Limits, VolumeKey
 
@@ -69,9 +70,18 @@ def path_from_url(url: str) -> Path:
 class SqliteStore(SqlStore):
     dialect = Dialect()
 
-    def __init__(self, url: str, limits: Limits, *, synchronous: str = "NORMAL") -> None:
-        super().__init__(url, limits)
-        self.path = path_from_url(url)
+    def __init__(
+        self,
+        url: str,
+        limits: Limits,
+        *,
+        homes: Homes | None = None,
+        path: Path | None = None,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        """``path``: the database file, when ``url`` does not name it (``dir:///``)."""
+        super().__init__(url, limits, homes)
+        self.path = path or path_from_url(url)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous
         self._write_lock = threading.Lock()

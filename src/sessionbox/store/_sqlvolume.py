@@ -1,8 +1,9 @@
-"""Volume operations in SQL, shared by the SQLite and PostgreSQL stores.
+"""A volume kept in SQL rows, shared by the SQLite and PostgreSQL stores.
 
 One ``SqlVolume`` lives for one transaction on one connection. The writer
 variant is only handed out after the store has locked the session's volume
-rows, so every check-then-act below is race-free.
+rows, so every check-then-act below is race-free. The rules are ``_rules``'s;
+this module holds the primitives in SQL.
 """
 
 from __future__ import annotations
@@ -222,6 +223,16 @@ class SqlVolume:
         return Usage(int(row[0]), int(row[1]))
 
     # -- writing ---------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Last in the store's transaction: add this update's growth to the counters."""
+        grown = self.quota.grown
+        if grown.bytes_used or grown.entry_count:
+            self._q(
+                "UPDATE volumes SET bytes_used = bytes_used + ?, entry_count = entry_count + ? "
+                "WHERE id = ?",
+                (grown.bytes_used, grown.entry_count, self._vid),
+            )
 
     def _get_with_parent(self, path: VPath) -> tuple[Entry | None, Entry | None]:
         """``path`` and its parent directory in one query (the parent of a top-level is root)."""

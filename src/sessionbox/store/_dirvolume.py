@@ -1,10 +1,11 @@
 """A volume that is a plain directory on the host, so native tools can work in it.
 
 ``DirVolume`` (reads in ``_dirread.DirReader``) implements
-``VolumeReader``/``VolumeWriter`` with the same
-semantics as ``SqlVolume``: the SQL store hands one out, inside its
+``VolumeReader``/``VolumeWriter`` with the same semantics as ``SqlVolume``: the
+store's homes (``_homes.Directories``) hand one out, inside the store's
 transaction and under its session lock, for every directory-backed volume
-(``dir:///`` stores, and the ``files`` volume of every unsafe session). What a
+(``dir:///`` stores, and the ``files`` volume of every unsafe session). The rules
+are ``_rules``'s; this module holds the primitives on disk. What a
 plain file cannot carry lives in the sidecar (``_dirmeta``); files changed by
 native tools are seen as they are on disk. Path safety is ``_safefs``'s.
 
@@ -50,6 +51,14 @@ class DirVolume(DirReader):
         if self.journal is None:  # a change outside ``store.update`` would never commit
             raise Unavailable("a directory volume changed outside a store update")
         return self.journal
+
+    def finish(self) -> None:
+        """Last in the store's transaction: add this update's growth to the volume's
+        count, and record its journal's token, the commit point of the disk's changes."""
+        if self.quota.grown != Usage(0, 0):
+            self._meta.add_count(self.quota.grown)
+        if self.journal is not None and self.journal.active:
+            self._meta.commit(self.journal.token)
 
     # -- writing -------------------------------------------------------------------
 
