@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +17,9 @@ from sessionbox.cli_fs import fs_app
 from sessionbox.cli_integrations import register as register_integrations
 from sessionbox.config import Settings
 from sessionbox.errors import InvalidInput, SessionboxError
+
+if TYPE_CHECKING:
+    from sessionbox.store import Store
 
 app = typer.Typer(
     name="sessionbox",
@@ -93,22 +98,25 @@ def serve(
 @app.command()
 def migrate(store: StoreOpt = None, data_dir: DataDirOpt = None) -> None:
     """Apply pending schema migrations and exit."""
-    from sessionbox.store import open_store
-
-    settings = settings_from(store, data_dir)
-    opened = open_store(settings.store_url, settings, migrate=False)
-    try:
+    with opened_store(store, data_dir, migrate=False) as (_, opened):
         applied = opened.migrate()
-    finally:
-        opened.close()
     err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
-def _open(store: str | None, data_dir: Path | None) -> Any:
+@contextmanager
+def opened_store(
+    store: str | None, data_dir: Path | None, *, migrate: bool = True
+) -> Iterator[tuple[Settings, Store]]:
+    """The settings and the store the options name, closed on the way out: every
+    command that works on the store directly opens it here."""
     from sessionbox.store import open_store
 
     settings = settings_from(store, data_dir)
-    return settings, open_store(settings.store_url, settings)
+    opened = open_store(settings.store_url, settings, migrate=migrate)
+    try:
+        yield settings, opened
+    finally:
+        opened.close()
 
 
 @app.command()
@@ -128,13 +136,10 @@ def prune(
 
     older = parse_duration(outputs_older_than) if outputs_older_than else None
     idle = parse_duration(sessions_idle_for) if sessions_idle_for else None
-    settings, opened = _open(store, data_dir)
-    try:
+    with opened_store(store, data_dir) as (settings, opened):
         report = RetentionService(opened, settings).prune(
             outputs_older_than=older, sessions_idle_for=idle, dry_run=dry_run
         )
-    finally:
-        opened.close()
     verb = "would delete" if dry_run else "deleted"
     for name in report.sessions_deleted:
         err.print(f"{verb} session {name}")
@@ -156,11 +161,8 @@ def gc(
     from sessionbox.services.retention import RetentionService, parse_duration
 
     wait = parse_duration(grace)
-    settings, opened = _open(store, data_dir)
-    try:
+    with opened_store(store, data_dir) as (settings, opened):
         report = RetentionService(opened, settings).gc(grace=wait)
-    finally:
-        opened.close()
     err.print(
         f"marked {report.marked} unreferenced blob(s); removed {report.removed} "
         f"({report.bytes_freed} bytes)"
@@ -184,8 +186,7 @@ def export_session(
 
     if format not in ("dir", "tar"):
         raise typer.BadParameter("--format is dir or tar")
-    settings, opened = _open(store, data_dir)
-    try:
+    with opened_store(store, data_dir) as (settings, opened):
         service = TransferService(opened, settings)
         with bar(err, enabled=progress) as shown:
             items = counted_items(service.export_items(agent, session), shown, f"export {session}")
@@ -198,8 +199,6 @@ def export_session(
                     for chunk in write_tar_gz(items):
                         target.write(chunk)
         err.print(f"wrote {count} entries to {out}/" if format == "dir" else f"wrote {out}")
-    finally:
-        opened.close()
 
 
 @app.command("import")
@@ -218,8 +217,7 @@ def import_session(
     from sessionbox.cli_progress import CountedReader, bar
     from sessionbox.services.transfer import TransferService, plan_import
 
-    settings, opened = _open(store, data_dir)
-    try:
+    with opened_store(store, data_dir) as (settings, opened):
         service = TransferService(opened, settings)
         with bar(err, enabled=progress) as shown:
             if source.is_dir() and not source.is_symlink():
@@ -231,8 +229,6 @@ def import_session(
                     plan = service.read_archive(CountedReader(handle, shown, task))  # type: ignore[arg-type]
             shown.add_task("import (one transaction)", total=None)
             report = service.import_plan(agent, plan, session_id=session_id)
-    finally:
-        opened.close()
     err.print(
         f"imported session(s) {', '.join(report.sessions) or 'none'}; applets added: "
         f"{', '.join(report.applets) or 'none'}; kept existing: "
@@ -270,12 +266,9 @@ def token_create(
 ) -> None:
     """Issue a token and print its secret (shown once; only its hash is stored)."""
     from sessionbox.services.tokens import TokenService
-    from sessionbox.store import open_store
 
     lifetime = positive_seconds(ttl) if ttl is not None else None
-    settings = settings_from(store, data_dir)
-    opened = open_store(settings.store_url, settings)
-    try:
+    with opened_store(store, data_dir) as (_, opened):
         issued = TokenService(opened).create(
             agent,
             mode,  # type: ignore[arg-type]  # TokenService refuses anything but safe|unsafe
@@ -283,8 +276,6 @@ def token_create(
             read_only=read_only,
             ttl_seconds=lifetime,
         )
-    finally:
-        opened.close()
     record = issued.record
     expires = record.expires_at.isoformat() if record.expires_at else "never"
     err.print(
@@ -305,12 +296,9 @@ def token_list(
     from rich.table import Table
 
     from sessionbox.services.tokens import TokenService
-    from sessionbox.store import open_store
 
-    settings = settings_from(store, data_dir)
-    opened = open_store(settings.store_url, settings)
     table = Table("id", "agent", "mode", "session", "read-only", "expires", "revoked")
-    try:
+    with opened_store(store, data_dir) as (_, opened):
         service = TokenService(opened)
         cursor = None
         while True:
@@ -328,8 +316,6 @@ def token_list(
             cursor = page.next_cursor
             if cursor is None:
                 break
-    finally:
-        opened.close()
     Console(width=200).print(table)
 
 
@@ -341,14 +327,9 @@ def token_revoke(
 ) -> None:
     """Revoke a token; it stops working at once."""
     from sessionbox.services.tokens import TokenService
-    from sessionbox.store import open_store
 
-    settings = settings_from(store, data_dir)
-    opened = open_store(settings.store_url, settings)
-    try:
+    with opened_store(store, data_dir) as (_, opened):
         TokenService(opened).revoke(token_id)
-    finally:
-        opened.close()
     err.print(f"revoked {token_id}")
 
 

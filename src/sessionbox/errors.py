@@ -153,6 +153,10 @@ class ModeMismatch(Forbidden):
 
 
 class ReadOnlyToken(Forbidden):
+    """The caller's token may only read. Its code spells the token's field, ``read_only``;
+    ``ReadOnly`` (409 ``readonly``) is the other thing, an entry's ``is_readonly`` flag.
+    Both codes are kept as published: clients match on them."""
+
     code = "read_only"
     title = "Read-only token"
 
@@ -227,6 +231,9 @@ class DirectoryNotEmpty(Conflict):
 
 
 class ReadOnly(Conflict):
+    """The entry's ``is_readonly`` flag refuses the change (the code is the contract's,
+    ``readonly``); a read-only *token* is ``ReadOnlyToken`` (403 ``read_only``)."""
+
     code = "readonly"
     title = "Read-only entry"
 
