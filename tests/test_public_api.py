@@ -15,6 +15,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "ids",
         "links",
         "paths",
+        "ranges",
         "services",
         "store",
         "types",

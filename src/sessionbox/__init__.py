@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sessionbox.client.autosave import Autosaver, AutosaveStatus
-from sessionbox.client.http import AsyncClient, Client
+from sessionbox.client.blocking import Client
+from sessionbox.client.http import AsyncClient
 from sessionbox.client.local import Sessionbox, open, open_async
 from sessionbox.config import Settings
 from sessionbox.errors import (

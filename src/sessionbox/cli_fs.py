@@ -56,7 +56,7 @@ class Target:
     def sdk(self) -> Any:
         if self._sdk is None:
             if self.url:
-                from sessionbox.client.http import Client
+                from sessionbox.client.blocking import Client
 
                 self._sdk = Client(self.url, token=self.token)
             else:
@@ -156,7 +156,7 @@ Ctx = typer.Context
 def ls(ctx: Ctx, path: Annotated[str, typer.Argument()] = "/") -> None:
     """List a directory (or show one file)."""
     t: Target = ctx.obj
-    info = t.files().get_info(path)
+    info = t.files().stat(path)
     entries = t.files().list(path) if info.is_directory else [info]
     if t.as_json:
         _emit(t, [_entry(t, e) for e in entries])
@@ -241,7 +241,7 @@ def get(
     if str(local) == "-":
         _to_stdout(files.read_stream(path))
         return
-    info = files.get_info(path)
+    info = files.stat(path)
     target_file = local or Path(info.name or "download")
     if target_file.is_dir():
         target_file = target_file / info.name
@@ -268,7 +268,7 @@ def rm(
 ) -> None:
     """Delete a file or an empty directory (-r for a tree)."""
     t: Target = ctx.obj
-    count = t.files().remove(path, recursive=recursive, etag=etag)
+    count = t.files().delete(path, recursive=recursive, etag=etag)
     if t.as_json:
         _emit(t, {"deleted": count})
     else:
@@ -284,7 +284,7 @@ def mv(
     overwrite: Annotated[bool, typer.Option("--overwrite", "-f")] = False,
 ) -> None:
     """Move or rename a file or a tree."""
-    _done(ctx.obj, "moved to", ctx.obj.files().rename(src, dst, overwrite=overwrite))
+    _done(ctx.obj, "moved to", ctx.obj.files().move(src, dst, overwrite=overwrite))
 
 
 @fs_app.command()
@@ -303,7 +303,7 @@ def cp(
 @_failing_cleanly
 def mkdir(ctx: Ctx, path: str) -> None:
     """Create a directory and its parents (no error if it exists)."""
-    _done(ctx.obj, "made", ctx.obj.files().make_dir(path, exist_ok=True))
+    _done(ctx.obj, "made", ctx.obj.files().mkdir(path, exist_ok=True))
 
 
 @fs_app.command()

@@ -24,7 +24,7 @@ StoreOpt = Annotated[
 
 def open_sdk(url: str | None, token: str | None, store: str | None) -> Any:
     if url:
-        from sessionbox.client.http import Client
+        from sessionbox.client.blocking import Client
 
         return Client(url, token=token)
     from sessionbox.client.local import open as open_local

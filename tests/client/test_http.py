@@ -14,6 +14,7 @@ import pytest
 import sessionbox
 from sessionbox.api.app import create_app
 from sessionbox.client import _wire
+from sessionbox.client.protocols import AsyncSessionboxApi
 from tests.conftest import LiveServer, small_limits
 
 
@@ -160,6 +161,45 @@ def test_async_parity_with_open_async(server: LiveServer, tmp_path: Path, agent:
     finally:
         asyncio.run(local.close())
     assert expected == ["PreconditionFailed", ["y.txt"], "SessionNotFound"]
+    assert asyncio.run(remote()) == expected
+
+
+def test_both_async_facades_stream_watch_and_close_alike(
+    server: LiveServer, tmp_path: Path, agent: str
+) -> None:
+    """``open_async`` and ``AsyncClient`` (one Protocol): the verbs, ranges as async
+    iterators, an async watch, a sync ``format_marker``, ``async with``."""
+
+    async def scenario(sdk: AsyncSessionboxApi) -> list[object]:
+        record = await sdk.create_session(agent)
+        session = sdk.session(agent, record.id)
+        files = session.files
+        await files.mkdir("/d")
+        await files.write("/d/a.txt", "0123456789")
+        async with await files.watch("/d", timeout=30) as changes:
+            await files.move("/d/a.txt", "/d/b.txt")
+            change = await changes.__anext__()
+        chunks = [c async for c in await files.read_stream("/d/b.txt", 2, 5)]
+        try:
+            await files.read_stream("/d/b.txt", 0, 0)
+        except sessionbox.RangeNotSatisfiable as exc:
+            empty = type(exc).__name__
+        info = await files.stat("/d/b.txt")
+        old_name = await files.get_info("/d/b.txt")
+        deleted = await files.delete("/d", recursive=True)
+        marker = session.outputs.format_marker("out_1")
+        return [change.op, b"".join(chunks), empty, info.etag == old_name.etag, deleted, marker]
+
+    async def remote() -> list[object]:
+        async with sessionbox.AsyncClient(server.url) as client:
+            return await scenario(client)
+
+    async def local() -> list[object]:
+        async with sessionbox.open_async(f"sqlite:///{tmp_path / 'a.db'}") as box:
+            return await scenario(box)
+
+    expected = ["move", b"234", "RangeNotSatisfiable", True, 2, "[output:out_1]"]
+    assert asyncio.run(local()) == expected
     assert asyncio.run(remote()) == expected
 
 

@@ -137,6 +137,40 @@ def test_streams_and_ranges(fs: Any) -> None:
     assert fs.read("/big.bin") == b"small" and replaced.size_bytes == 5
 
 
+TEN = b"0123456789"
+# (file, start, end, the bytes; or the error): the one range rule (sessionbox.ranges).
+RANGES: list[tuple[str, int, int | None, bytes | type[Exception]]] = [
+    ("/ten", 0, None, TEN),
+    ("/ten", 0, 1, b"0"),
+    ("/ten", 9, None, b"9"),
+    ("/ten", 9, 100, b"9"),
+    ("/ten", 3, 7, b"3456"),
+    ("/ten", 0, 0, sessionbox.RangeNotSatisfiable),  # empty: HTTP cannot even say it
+    ("/ten", 3, 3, sessionbox.RangeNotSatisfiable),
+    ("/ten", 5, 3, sessionbox.RangeNotSatisfiable),
+    ("/ten", -1, None, sessionbox.RangeNotSatisfiable),
+    ("/ten", 10, None, sessionbox.RangeNotSatisfiable),
+    ("/ten", 10, 11, sessionbox.RangeNotSatisfiable),
+    ("/empty", 0, None, b""),  # no range: the whole file, even an empty one
+    ("/empty", 0, 1, sessionbox.RangeNotSatisfiable),
+    ("/missing", 0, 1, sessionbox.NotFound),
+    ("/missing", 0, 0, sessionbox.RangeNotSatisfiable),  # the shape is judged first
+]
+
+
+@pytest.mark.parametrize(("path", "start", "end", "expected"), RANGES)
+def test_read_stream_ranges_are_the_same_on_both_transports(
+    fs: Any, path: str, start: int, end: int | None, expected: bytes | type[Exception]
+) -> None:
+    fs.write("/ten", TEN)
+    fs.write("/empty", b"")
+    if isinstance(expected, bytes):
+        assert b"".join(fs.read_stream(path, start, end)) == expected
+        return
+    with pytest.raises(expected):
+        b"".join(fs.read_stream(path, start, end))
+
+
 def test_listing_a_big_file_is_not_a_directory(fs: Any) -> None:
     fs.write("/big", b"x" * (2 * 1024 * 1024 + 1))  # over the JSON read limit of the tests
     with pytest.raises(sessionbox.NotADirectory):

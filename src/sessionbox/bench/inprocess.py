@@ -55,7 +55,7 @@ class InProcess(Contender):
         return self.files.read(path)
 
     def stat(self, path: str) -> None:
-        self.files.get_info(path)
+        self.files.stat(path)
 
     def list(self, path: str) -> int:
         return len(self.files.list(path))
@@ -64,13 +64,13 @@ class InProcess(Contender):
         self._etags[path] = self.files.write(path, data, etag=self._etags[path]).etag
 
     def move(self, src: str, dst: str) -> None:
-        self.files.rename(src, dst)
+        self.files.move(src, dst)
 
     def copy(self, src: str, dst: str) -> None:
         self.files.copy(src, dst)
 
     def delete_tree(self, path: str) -> None:
-        self.files.remove(path, recursive=True)
+        self.files.delete(path, recursive=True)
 
     def grep(self, pattern: str) -> int:
         return len(self.files.grep(pattern, max_matches=10_000_000))

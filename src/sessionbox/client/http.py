@@ -1,10 +1,9 @@
-"""The HTTP SDK: ``sessionbox.AsyncClient`` and ``sessionbox.Client`` over httpx.
+"""The HTTP SDK: ``sessionbox.AsyncClient`` over httpx (``Client``, in ``blocking.py``,
+runs it on a portal).
 
 The method names, arguments, results and exceptions are those of the in-process
 library (``sessionbox.open``), so code moves between the two by changing one
-line. ``AsyncClient`` is the implementation; ``Client`` derives from it in one
-place (``_SyncProxy``), running it on an anyio blocking portal, so there is no
-second copy of any operation to keep in step.
+line (the surface both promise: ``protocols.py``).
 
     with sessionbox.Client("http://127.0.0.1:8787", token="...") as client:
         record = client.create_session("my-agent")
@@ -15,11 +14,9 @@ from __future__ import annotations
 
 import base64
 import builtins
-import contextlib
 import functools
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import IO, Any, TypeVar
 
 import anyio
@@ -27,7 +24,7 @@ import anyio.from_thread
 import httpx
 import tenacity
 
-from sessionbox import paths
+from sessionbox import paths, ranges
 from sessionbox.client import _wire
 from sessionbox.client._remote import AsyncApplets, AsyncOutputs, AsyncSnapshots
 from sessionbox.client._watch import HttpWatch
@@ -209,9 +206,8 @@ class AsyncFiles:
         self, path: str, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
         """Bytes ``[start, end)`` as they arrive; errors raise here, before iterating."""
-        headers = {}
-        if start or end is not None:
-            headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        whole = ranges.is_whole(start, end)
+        headers = {} if whole else {"Range": ranges.to_header(start, end)}
         response = await self._t.send(
             "GET",
             self._url(path),
@@ -222,7 +218,7 @@ class AsyncFiles:
         )
         return _body(response)
 
-    async def get_info(self, path: str) -> Entry:
+    async def stat(self, path: str) -> Entry:
         url = self._action("stat")
         return Entry.from_json(
             await self._t.json("POST", url, idempotent=True, json={"path": path})
@@ -230,7 +226,7 @@ class AsyncFiles:
 
     async def exists(self, path: str) -> bool:
         try:
-            await self.get_info(path)
+            await self.stat(path)
         except FileNotFoundError:
             return False
         return True
@@ -251,21 +247,22 @@ class AsyncFiles:
                 return entries
             params = {"cursor": page["next_cursor"]}
 
-    async def make_dir(self, path: str, *, exist_ok: bool = False) -> Entry:
+    async def mkdir(self, path: str, *, exist_ok: bool = False) -> Entry:
         method = "PUT" if exist_ok else "POST"
         body = await self._t.json(
             method, self._url(path), idempotent=exist_ok, json={"is_directory": True}
         )
         return Entry.from_json(body)
 
-    async def remove(self, path: str, *, recursive: bool = False, etag: str | None = None) -> int:
+    async def delete(self, path: str, *, recursive: bool = False, etag: str | None = None) -> int:
+        """Delete a file or directory (a tree with ``recursive``; ``/`` empties the session)."""
         params = {"recursive": "true"} if recursive else {}
         body = await self._t.json(
             "DELETE", self._url(path), idempotent=True, etag=etag, params=params
         )
         return int(body["deleted"])
 
-    async def rename(
+    async def move(
         self, src: str, dst: str, *, overwrite: bool = False, etag: str | None = None
     ) -> Entry:
         body = {"from": src, "to": dst, "overwrite": overwrite}
@@ -318,6 +315,12 @@ class AsyncFiles:
             timeout=httpx.Timeout(self._t.http.timeout.connect, read=None),
         )
         return await HttpWatch(response, self._a, self._s, path, timeout).ready()
+
+    # The names of earlier releases, kept for code written against them.
+    get_info = stat
+    make_dir = mkdir
+    remove = delete
+    rename = move
 
 
 async def _body(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -438,107 +441,3 @@ class AsyncClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-class _SyncIterator(Iterator[bytes]):
-    """Pulls an async iterator through the portal, one item per call."""
-
-    def __init__(self, portal: anyio.from_thread.BlockingPortal, it: AsyncIterator[bytes]) -> None:
-        self._portal = portal
-        self._it = it
-
-    def __next__(self) -> bytes:
-        try:
-            return self._portal.call(self._it.__anext__)
-        except StopAsyncIteration:
-            raise StopIteration from None
-
-    def close(self) -> None:
-        aclose = getattr(self._it, "aclose", None)
-        if aclose is not None:
-            self._portal.call(aclose)
-
-    def __enter__(self) -> _SyncIterator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-_ASYNC_HANDLES = (AsyncFiles, AsyncSessionHandle, AsyncSnapshots, AsyncOutputs, AsyncApplets)
-
-
-class _SyncProxy:
-    """Mirrors an async SDK object: coroutine methods run to completion on the portal."""
-
-    def __init__(self, portal: anyio.from_thread.BlockingPortal, target: Any) -> None:
-        self._portal = portal
-        self._target = target
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if isinstance(value, _ASYNC_HANDLES):
-            return _SyncProxy(self._portal, value)
-        if not callable(value):
-            return value
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            result = value(*args, **kwargs)
-            if isinstance(result, Coroutine):
-                result = self._portal.call(_awaiting, result)
-            if isinstance(result, AsyncSessionHandle | AsyncApplets):
-                return _SyncProxy(self._portal, result)
-            if isinstance(result, AsyncIterator):
-                return _SyncIterator(self._portal, result)
-            return result
-
-        return call
-
-
-async def _awaiting(coro: Coroutine[Any, Any, T]) -> T:
-    return await coro
-
-
-class Client(_SyncProxy):
-    """The blocking twin of :class:`AsyncClient`: the same methods, not awaited.
-
-    It runs ``AsyncClient`` on an event loop in a helper thread (an anyio
-    blocking portal), so ``transport`` is an async transport here too.
-    Close it (or use ``with``) to stop that thread.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        self._portal_cm: AbstractContextManager[anyio.from_thread.BlockingPortal] = (
-            anyio.from_thread.start_blocking_portal()
-        )
-        portal = self._portal_cm.__enter__()
-        make: Callable[[], AsyncClient] = lambda: AsyncClient(  # noqa: E731
-            base_url, token, transport, **options
-        )
-        super().__init__(portal, portal.call(make))
-        self._closed = False
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            try:
-                self._portal.call(self._target.aclose)
-            finally:
-                self._portal_cm.__exit__(None, None, None)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            with contextlib.suppress(Exception):  # e.g. collected on the portal's own thread
-                self.close()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import builtins
 import functools
 import time
-from collections.abc import Iterator
-from typing import IO, Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import IO, Any, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox.client._caco import Applets, Outputs
 from sessionbox.client._watch import LocalWatch
+from sessionbox.client.protocols import AsyncSessionboxApi
 from sessionbox.config import Settings
 from sessionbox.content import Content
 from sessionbox.ids import Mode
@@ -81,14 +82,14 @@ class Files:
         return self.read(path).decode("utf-8")
 
     def read_stream(self, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        return self._svc.open_range(self._a, self._s, path, start, end)[1]
+        return self._svc.read_stream(self._a, self._s, path, start, end)
 
-    def get_info(self, path: str) -> Entry:
+    def stat(self, path: str) -> Entry:
         return self._svc.stat(self._a, self._s, path)
 
     def exists(self, path: str) -> bool:
         try:
-            self.get_info(path)
+            self.stat(path)
         except FileNotFoundError:
             return False
         return True
@@ -104,13 +105,14 @@ class Files:
                 return entries
             cursor = page.next_cursor
 
-    def make_dir(self, path: str, *, exist_ok: bool = False) -> Entry:
+    def mkdir(self, path: str, *, exist_ok: bool = False) -> Entry:
         return self._svc.mkdir(self._a, self._s, path, exist_ok=exist_ok)
 
-    def remove(self, path: str, *, recursive: bool = False, etag: str | None = None) -> int:
+    def delete(self, path: str, *, recursive: bool = False, etag: str | None = None) -> int:
+        """Delete a file or directory (a tree with ``recursive``; ``/`` empties the session)."""
         return self._svc.delete(self._a, self._s, path, recursive=recursive, if_match=etag)
 
-    def rename(
+    def move(
         self, src: str, dst: str, *, overwrite: bool = False, etag: str | None = None
     ) -> Entry:
         return self._svc.move(self._a, self._s, src, dst, overwrite=overwrite, if_match=etag)
@@ -144,8 +146,14 @@ class Files:
         Listening starts before this returns; ``timeout`` stops the iteration after
         that many seconds without a change. Close the watch (or use ``with``) when done.
         """
-        self.get_info("/")  # SessionNotFound now, as over HTTP
+        self.stat("/")  # SessionNotFound now, as over HTTP
         return LocalWatch(self._svc.store.watch, self._a, self._s, path, timeout)
+
+    # The names of earlier releases, kept for code written against them.
+    get_info = stat
+    make_dir = mkdir
+    remove = delete
+    rename = move
 
 
 class Snapshots:
@@ -303,18 +311,63 @@ class _AsyncProxy:
         value = getattr(self._target, name)
         if isinstance(value, Files | SessionHandle | Snapshots | Outputs):
             return _AsyncProxy(value)
-        if not callable(value):
+        if not callable(value) or name == "format_marker":  # no I/O: as on AsyncClient
             return value
         if name in ("session", "applets"):  # a handle does no I/O: sync, as on AsyncClient
             return lambda *args: _AsyncProxy(value(*args))
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             result = await run_in_threadpool(value, *args, **kwargs)
-            return _AsyncProxy(result) if isinstance(result, SessionHandle | Applets) else result
+            if isinstance(result, SessionHandle | Applets):
+                return _AsyncProxy(result)
+            if isinstance(result, Iterator):  # read_stream's bytes, watch's changes
+                return _AsyncIterator(result)
+            return result
 
         return call
 
 
-def open_async(url: str | None = None, *, settings: Settings | None = None) -> Any:
+class _AsyncSessionbox(_AsyncProxy):
+    """``open_async``'s top level: closed with ``aclose`` or ``async with``, as
+    ``AsyncClient`` is (``close`` stays a coroutine too)."""
+
+    async def aclose(self) -> None:
+        await run_in_threadpool(self._target.close)
+
+    async def __aenter__(self) -> _AsyncSessionbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _AsyncIterator(AsyncIterator[T]):
+    """A sync iterator pulled one item per worker-thread hop; closing closes it."""
+
+    def __init__(self, items: Iterator[T]) -> None:
+        self._items = items
+
+    async def __anext__(self) -> T:
+        item = await run_in_threadpool(next, self._items, _END)
+        if item is _END:
+            raise StopAsyncIteration
+        return item  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            await run_in_threadpool(close)
+
+    async def __aenter__(self) -> _AsyncIterator[T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+_END = object()
+
+
+def open_async(url: str | None = None, *, settings: Settings | None = None) -> AsyncSessionboxApi:
     """The async twin of :func:`open`: the same methods, awaited."""
-    return _AsyncProxy(open(url, settings=settings))
+    return cast(AsyncSessionboxApi, _AsyncSessionbox(open(url, settings=settings)))

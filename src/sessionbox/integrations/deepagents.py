@@ -111,7 +111,7 @@ class SessionboxBackend(BackendProtocol):
 
     def ls(self, path: str) -> LsResult:
         try:
-            entry = self.files.get_info(path)
+            entry = self.files.stat(path)
             if not entry.is_directory:
                 return LsResult(error=f"Path '{path}': not_a_directory")
             entries = self.files.list(path)
@@ -123,7 +123,7 @@ class SessionboxBackend(BackendProtocol):
 
     def read(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
         try:
-            entry = self.files.get_info(file_path)
+            entry = self.files.stat(file_path)
             data = bytes(self.files.read(file_path))
         except NotFound:
             return ReadResult(error=f"File '{file_path}' not found")
@@ -155,7 +155,7 @@ class SessionboxBackend(BackendProtocol):
         replace_all: bool = False,
     ) -> EditResult:
         try:
-            etag = self.files.get_info(file_path).etag
+            etag = self.files.stat(file_path).etag
             data = bytes(self.files.read(file_path))
         except NotFound:
             return EditResult(error=f"Error: File '{file_path}' not found")
@@ -177,7 +177,7 @@ class SessionboxBackend(BackendProtocol):
 
     def delete(self, file_path: str) -> DeleteResult:
         try:
-            self.files.remove(file_path, recursive=True)
+            self.files.delete(file_path, recursive=True)
         except NotFound:
             return DeleteResult(error=f"Error: '{file_path}' not found")
         except SessionboxError as exc:
@@ -186,7 +186,7 @@ class SessionboxBackend(BackendProtocol):
 
     def _walk(self, root: str) -> list[Entry]:
         """Every file at or below ``root`` (one list call per directory)."""
-        top = self.files.get_info(root)
+        top = self.files.stat(root)
         if not top.is_directory:
             return [top]
         found: list[Entry] = []

@@ -47,7 +47,7 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if client is not None:
             self.sdk = client
         elif url is not None:
-            from sessionbox.client.http import Client
+            from sessionbox.client.blocking import Client
 
             self.sdk = Client(url, token=token)
         else:
@@ -93,7 +93,7 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
             ]
         else:
             files = self.sdk.session(agent, session).files
-            info = files.get_info(vpath)
+            info = files.stat(vpath)
             entries = files.list(vpath) if info.is_directory else [info]
             found = [self._info(f"{agent}/{session}", e) for e in entries]
         return found if detail else [f["name"] for f in found]
@@ -104,7 +104,7 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
             return {"name": "", "size": 0, "type": "directory"}
         if not session:
             return {"name": agent, "size": 0, "type": "directory"}
-        entry = self.sdk.session(agent, session).files.get_info(vpath)
+        entry = self.sdk.session(agent, session).files.stat(vpath)
         return self._info(f"{agent}/{session}", entry)
 
     def cat_file(
@@ -113,7 +113,7 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
         files, vpath = self._files(path)
         if start is None and end is None:
             return bytes(files.read(vpath))
-        size = files.get_info(vpath).size_bytes
+        size = files.stat(vpath).size_bytes
         lo = 0 if start is None else (start if start >= 0 else max(size + start, 0))
         hi = size if end is None else (end if end >= 0 else max(size + end, 0))
         hi = min(hi, size)
@@ -135,7 +135,7 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
         files = self.sdk.session(agent, session).files
         if not create_parents and not files.exists(vpath.rsplit("/", 1)[0] or "/"):
             raise NotFound(f"no parent directory for {path}")
-        files.make_dir(vpath)
+        files.mkdir(vpath)
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         agent, session, vpath = _split(self._strip_protocol(path))
@@ -144,17 +144,17 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 self.mkdir(path)
             return
         files, vpath = self._files(path)
-        files.make_dir(vpath, exist_ok=exist_ok)
+        files.mkdir(vpath, exist_ok=exist_ok)
 
     def rmdir(self, path: str) -> None:
         files, vpath = self._files(path)
-        if not files.get_info(vpath).is_directory:
+        if not files.stat(vpath).is_directory:
             raise NotADirectoryError(path)
-        files.remove(vpath)
+        files.delete(vpath)
 
     def rm_file(self, path: str) -> None:
         files, vpath = self._files(path)
-        files.remove(vpath)
+        files.delete(vpath)
 
     def rm(
         self, path: Any, recursive: bool = False, maxdepth: int | None = None, **kwargs: Any
@@ -166,14 +166,14 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 self.sdk.delete_session(agent, session)
                 return
             files, vpath = self._files(path)
-            files.remove(vpath, recursive=True)
+            files.delete(vpath, recursive=True)
             return
         super().rm(path, recursive=recursive, maxdepth=maxdepth)
 
     def _rm(self, path: str) -> None:
         files, vpath = self._files(path)
         if vpath != "/":
-            files.remove(vpath, recursive=True)
+            files.delete(vpath, recursive=True)
 
     @staticmethod
     def _glob(path: str) -> bool:
@@ -185,7 +185,7 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
         a2, s2, v2 = _split(self._strip_protocol(path2))
         source, _ = self._files(path1)
         if (a1, s1) == (a2, s2):
-            if source.get_info(v1).is_directory:
+            if source.stat(v1).is_directory:
                 self.makedirs(path2, exist_ok=True)
                 return
             source.copy(v1, v2, overwrite=True)
@@ -201,7 +201,7 @@ class SessionboxFileSystem(AbstractFileSystem):  # type: ignore[misc]
         a1, s1, v1 = _split(self._strip_protocol(path1))
         a2, s2, v2 = _split(self._strip_protocol(path2))
         if (a1, s1) == (a2, s2) and isinstance(path1, str) and not self._glob(path1):
-            self.sdk.session(a1, s1).files.rename(v1, v2, overwrite=True)
+            self.sdk.session(a1, s1).files.move(v1, v2, overwrite=True)
             return
         super().mv(path1, path2, recursive=recursive, **kwargs)
 

@@ -118,7 +118,7 @@ def build_server(
         """Replace ``old_string`` with ``new_string``; it must occur exactly once
         unless ``replace_all``. The write is conditional on the version read."""
         target = files()
-        info = await _call(target.get_info, path)
+        info = await _call(target.stat, path)
         text = (await _call(target.read, path)).decode("utf-8", errors="strict")
         count = text.count(old_string) if old_string else 0
         if count == 0:

@@ -13,7 +13,7 @@ import mimetypes
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sessionbox import paths
+from sessionbox import paths, ranges
 from sessionbox.config import Settings
 from sessionbox.content import Content, Spooler
 from sessionbox.errors import (
@@ -149,21 +149,24 @@ class FileService:
         except IsADirectoryError:
             return self.list(agent_id, session_id, path, limit=limit, cursor=cursor)
 
-    def open_range(
-        self,
-        agent_id: str,
-        session_id: str,
-        path: str,
-        start: int = 0,
-        end: int | None = None,
-    ) -> tuple[Entry, Iterator[bytes], int, int]:
-        """A file's bytes ``[start, end)`` as a lazy stream; ``end`` None means to the end."""
+    def read_stream(
+        self, agent_id: str, session_id: str, path: str, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        """A file's bytes ``[start, end)`` as a lazy stream (the rules: ``sessionbox.ranges``);
+        no range is the whole file. The range's shape is checked before the file is
+        opened, as the HTTP SDK checks it before sending."""
+        whole = ranges.is_whole(start, end)
+        if not whole:
+            ranges.check_shape(start, end)
         entry, reader = self.open_file(agent_id, session_id, path)
-        stop = entry.size_bytes if end is None else min(end, entry.size_bytes)
-        if start < 0 or (start >= stop and entry.size_bytes > 0) or start > stop:
+        try:
+            lo, hi = (
+                (0, entry.size_bytes) if whole else ranges.resolve(entry.size_bytes, start, end)
+            )
+        except RangeNotSatisfiable:
             del reader  # a held file closes now, not when the caller drops the exception
-            raise RangeNotSatisfiable(f"{path} has {entry.size_bytes} bytes")
-        return entry, reader(start, stop), start, stop
+            raise
+        return reader(lo, hi)
 
     def open_file(self, agent_id: str, session_id: str, path: str) -> tuple[Entry, Reader]:
         """A file's entry and a reader of bytes ``[start, end)`` of that very version, even

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Annotated, Any
 from urllib.parse import unquote_to_bytes
 
@@ -13,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from sessionbox import paths
+from sessionbox import paths, ranges
 from sessionbox.api.auth import Principal, principal
 from sessionbox.api.schemas import (
     CreateBody,
@@ -36,7 +35,6 @@ from sessionbox.errors import (
     IsADirectory,
     NotFound,
     PathInvalid,
-    RangeNotSatisfiable,
     TooLarge,
 )
 from sessionbox.services._paging import Page
@@ -55,7 +53,6 @@ register_url_convertor("fspath", _AnyPath())
 router = APIRouter(prefix="/v1/agents/{agent_id}/sessions/{session_id}/fs", tags=["filesystem"])
 Caller = Annotated[Principal, Depends(principal)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "text/json")
 
 
@@ -267,19 +264,9 @@ def _raw(
     }
     if if_none_match and entry.etag in if_none_match:
         return Response(status_code=304, headers=headers)
-    start, end, status = 0, None, 200
-    match = _RANGE.fullmatch(range_header.strip()) if range_header else None
-    if match and (match.group(1) or match.group(2)):
-        first, last = match.groups()
-        size = entry.size_bytes
-        if first:
-            start, end = int(first), (int(last) + 1 if last else None)
-        else:
-            start, end = max(size - int(last), 0), None
-        if start >= size or (end is not None and end <= start):
-            raise RangeNotSatisfiable(f"{path} has {size} bytes", content_range=f"bytes */{size}")
-        status = 206
-    lo, hi = start, entry.size_bytes if end is None else min(end, entry.size_bytes)
+    span = ranges.from_header(range_header, entry.size_bytes)
+    status = 200 if span is None else 206
+    lo, hi = span or (0, entry.size_bytes)
     chunks = reader(lo, hi)
     # Fetch the first chunk before answering: a failure now is still a problem response;
     # once the status line is sent it could only cut the connection.
