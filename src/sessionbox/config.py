@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         200 * MiB, description="Bytes one session may hold across its volumes."
     )
     max_entries_per_session: int = Field(
-        100_000, description="Files and directories one session volume may hold."
+        100_000, description="Files and directories one session may hold across its volumes."
     )
     json_read_limit_bytes: int = Field(
         10 * MiB,

@@ -145,7 +145,7 @@ def test_an_import_killed_midway_leaves_no_session(
         applets = AppletService(after, settings).list(agent)
         if store.url.startswith("dir:") and cut == "everything":
             # The agent's applets are files on disk, each visible once its meta.json
-            # lands just before the commit (docs/DESIGN.md, "Import is one transaction").
+            # lands just before the commit (docs/DESIGN.md §17).
             assert [a.slug for a in applets] in ([], ["demo"])
         else:
             assert applets == []

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import STORES, LiveServer, http_client, small_limits
 
 # Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
-# (docs/DESIGN.md, Web UI: the one known race is listed there).
+# (docs/DESIGN.md §17, known limitations: the one known race).
 pytestmark = pytest.mark.flaky(reruns=2)
 
 

@@ -14,7 +14,7 @@ from tests.conftest import LiveServer
 from tests.web._browser import Console, browser, console, page  # noqa: F401 (fixtures)
 
 # Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
-# (docs/DESIGN.md, Web UI: the one known race is listed there).
+# (docs/DESIGN.md §17, known limitations: the one known race).
 pytestmark = pytest.mark.flaky(reruns=2)
 
 

@@ -13,7 +13,7 @@ from tests.conftest import LiveServer, http_client, small_limits
 from tests.web._browser import Console, browser, console, new_page, page  # noqa: F401 (fixtures)
 
 # Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
-# (docs/DESIGN.md, Web UI: the one known race is listed there).
+# (docs/DESIGN.md §17, known limitations: the one known race).
 pytestmark = pytest.mark.flaky(reruns=2)
 
 FIRST_VIEW_BUDGET = 500_000  # bytes transferred for the first view (issue 8)

@@ -20,7 +20,7 @@ from tests.web._browser import Console, browser, console, page  # noqa: F401 (fi
 from tests.web.test_tabs_ui import PROBE
 
 # Chromium under a fully loaded 2-core machine: a failure must repeat 3 times to count
-# (docs/DESIGN.md, Web UI: the one known race is listed there).
+# (docs/DESIGN.md §17, known limitations: the one known race).
 pytestmark = pytest.mark.flaky(reruns=2)
 
 ADMIN = "admin-s3cret"

@@ -41,7 +41,7 @@ def targets(results: list[Result], plan: Plan) -> list[dict[str, Any]]:
         return a.ops_per_s / b.ops_per_s
 
     # Issue 3's "raw sqlite3 doing the same per-operation transactions" reads two ways
-    # (docs/DESIGN.md, "The floor of the create/read target"): a verdict for each floor.
+    # (docs/decisions/2026-11-26-create-target-floors.md): a verdict for each floor.
     for n in plan.sizes:
         for workload in ("create", "read"):
             mine = ix.get((workload, SB, n))
