@@ -108,7 +108,8 @@ class SqlVolume:
         self._d = dialect
         self._vid = volume_id
         self._now = datetime.now(UTC)
-        self.quota = rules.Quota(limits, (lambda: usage) if usage else self._count_usage)
+        counted = (lambda: usage) if usage is not None else self._count_usage
+        self.quota = rules.Quota(limits, counted)
 
     # -- reading ---------------------------------------------------------------
 
