@@ -264,7 +264,7 @@ QUOTA: list[tuple[str, Usage, list[tuple[int, int]], type[SessionboxError] | Non
 def test_quota(
     start: Usage, steps: list[tuple[int, int]], error: type[SessionboxError] | None
 ) -> None:
-    quota = rules.Quota(LIMITS, lambda: start)
+    quota = rules.Quota(LIMITS, usage=start)
     *before, last = steps
     for step in before:
         quota.reserve(*step)
@@ -283,7 +283,7 @@ def test_quota(
 
 
 def test_quota_file_size_and_room() -> None:
-    quota = rules.Quota(LIMITS, lambda: Usage(990, 9))
+    quota = rules.Quota(LIMITS, usage=Usage(990, 9))
     quota.check_file(100)
     with pytest.raises(TooLarge):
         quota.check_file(101)
@@ -297,7 +297,7 @@ def test_quota_counts_the_volume_once_and_only_when_asked() -> None:
         counted.append(1)
         return Usage(0, 0)
 
-    quota = rules.Quota(LIMITS, count)
+    quota = rules.Quota(LIMITS, count=count)
     quota.reserve(-5, -1)  # shrinking needs no count
     assert counted == []
     quota.reserve(5, 1)
@@ -306,7 +306,7 @@ def test_quota_counts_the_volume_once_and_only_when_asked() -> None:
 
 
 def test_no_limits_is_no_quota() -> None:
-    quota = rules.Quota(None, lambda: Usage(10**12, 10**9))
+    quota = rules.Quota(None, usage=Usage(10**12, 10**9))
     quota.check_file(10**12)
     quota.reserve(10**12, 10**9)
     assert quota.has_room(10**12, 10**9)

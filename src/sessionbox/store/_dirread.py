@@ -167,7 +167,7 @@ class DirReader:
         self._key = "/".join(self._root_parts)
         self._usage = usage
         self._owner_places = owner_places
-        self.quota = rules.Quota(limits, self._counted)
+        self.quota = rules.Quota(limits, count=self._counted)
         self._now = datetime.now(UTC)
 
     # -- finding things ----------------------------------------------------------

@@ -29,7 +29,6 @@ from sessionbox.store._dialect import Dialect
 from sessionbox.store._dirmeta import DirMeta
 from sessionbox.store._dirread import Place
 from sessionbox.store._dirvolume import DirVolume
-from sessionbox.store._sqlvolume import SqlVolume
 from sessionbox.types import SESSION_VOLUMES, Limits, Usage, VolumeKey
 
 T = TypeVar("T")
@@ -72,41 +71,6 @@ class Homes:
         """Violations of what must hold between the catalog and the directories."""
         return []
 
-    # -- reading and changing a volume (the store's transaction is open) ----------------
-
-    def volume(
-        self,
-        conn: Any,
-        dialect: Dialect,
-        volume_id: int,
-        volume: VolumeKey,
-        place: Place | None,
-        usage: Usage,
-        *,
-        limits: Limits | None = None,
-        journal: _dirjournal.Journal | None = None,
-    ) -> SqlVolume | DirVolume:
-        """``volume`` (at ``place``, from ``place()``) inside the store's transaction on
-        ``conn``; ``usage``: the store's counters of everything its owner holds in SQL.
-        A writer gets the limits, and the update's journal if it is a directory."""
-        return SqlVolume(conn, dialect, volume_id, usage=usage, limits=limits)
-
-    @contextlib.contextmanager
-    def reading(self, place: Place | None, committed: Committed) -> Iterator[None]:
-        """Held around a read transaction of the volume at ``place``."""
-        yield
-
-    def write(
-        self,
-        places: set[Place],
-        write_tx: Callable[[Callable[[Any], T]], T],
-        run: Callable[[Any, Journals], T],
-        committed: Committed,
-    ) -> T:
-        """``run`` in one database write transaction (``write_tx``) over volumes, those
-        of them kept in directories at ``places``."""
-        return write_tx(lambda conn: run(conn, {}))
-
 
 class Directories(Homes):
     """Volumes kept as host directories; a layout (subclass) says which and where.
@@ -114,7 +78,9 @@ class Directories(Homes):
     A directory volume is read under its shared lock and changed under its
     exclusive one; every change is logged first in the update's undo journal, and
     the journal's token is committed with the database transaction, so an update
-    is whole on disk too, even across a crash (``_dirjournal``).
+    is whole on disk too, even across a crash (``_dirjournal``). The store asks for
+    ``volume``, ``reading`` and ``write`` only for volumes that ``place`` puts in a
+    directory; a volume in SQL rows is the store's own business.
     """
 
     def session_dir(self, agent_id: str, session_id: str) -> Place | None:
@@ -195,15 +161,15 @@ class Directories(Homes):
         dialect: Dialect,
         volume_id: int,
         volume: VolumeKey,
-        place: Place | None,
+        place: Place,
         usage: Usage,
         *,
         limits: Limits | None = None,
         journal: _dirjournal.Journal | None = None,
-    ) -> SqlVolume | DirVolume:
-        if place is None:
-            return super().volume(conn, dialect, volume_id, volume, place, usage, limits=limits)
-        # Its usage is counted on disk (plus the counters of the owner's SQL volumes).
+    ) -> DirVolume:
+        """``volume`` (at ``place``) inside the store's transaction on ``conn``; ``usage``:
+        the store's counters of the owner's volumes kept in SQL (the disk is counted on
+        top). A writer gets the limits and the update's journal."""
         disk = DirVolume(
             DirMeta(conn, dialect, volume_id),
             place,
@@ -216,11 +182,8 @@ class Directories(Homes):
         return disk
 
     @contextlib.contextmanager
-    def reading(self, place: Place | None, committed: Committed) -> Iterator[None]:
+    def reading(self, place: Place, committed: Committed) -> Iterator[None]:
         """Hold ``place``'s lock, shared; an update a dead process left is settled first."""
-        if place is None:
-            yield
-            return
         with _safefs.volume_lock(*place, shared=True):
             if not _dirjournal.pending(*place):
                 yield
@@ -236,15 +199,13 @@ class Directories(Homes):
         run: Callable[[Any, Journals], T],
         committed: Committed,
     ) -> T:
-        """With an undo journal for each of ``places``, so their disk changes commit or
-        roll back with the database transaction.
+        """``run`` in one database write transaction (``write_tx``), with an undo journal
+        for each of ``places``, so their disk changes commit or roll back with it.
 
         Their locks are taken before the database's write lock, in one order (no two
         writers deadlock), and held past the commit, so readers never see the disk and
         the sidecar disagree; every path takes them first.
         """
-        if not places:
-            return super().write(places, write_tx, run, committed)
         journals = {place: _dirjournal.Journal(*place) for place in places}
 
         def attempt(conn: Any) -> T:

@@ -34,12 +34,13 @@ from sessionbox.paths import ROOT, VPath
 from sessionbox.types import Entry, Limits, Usage, WriteMode
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ROOT_ID = uuid.UUID(int=0)
 
 
 def root_entry() -> Entry:
     """The root directory: always there, never changed, the same in every volume."""
     return Entry(
-        id=uuid.UUID(int=0),
+        id=_ROOT_ID,
         path=ROOT,
         is_directory=True,
         is_readonly=False,
@@ -205,25 +206,34 @@ def check_target(
 class Quota:
     """The session's limits as one write transaction spends them.
 
-    ``counted`` gives what the session (or agent volume) held when the transaction
-    began; it is asked once, on first need, since a reader or a shrinking write may
-    never need it. Growth is refused before the I/O that would make it.
+    ``usage`` is what the session (or agent volume) held when the transaction began,
+    or ``count`` gives it on first need (a reader or a shrinking write may never need
+    it). Growth is refused before the I/O that would make it.
     """
 
-    def __init__(self, limits: Limits | None, counted: Callable[[], Usage]) -> None:
+    def __init__(
+        self,
+        limits: Limits | None,
+        *,
+        usage: Usage | None = None,
+        count: Callable[[], Usage] | None = None,
+    ) -> None:
         self.limits = limits
-        self._counted = counted
-        self._base: Usage | None = None
-        self.grown = Usage(0, 0)
+        self._base = usage
+        self._count = count
+        self._bytes = 0
+        self._entries = 0
+
+    @property
+    def grown(self) -> Usage:
         """What this transaction added (negative: freed), for the store's counters."""
+        return Usage(self._bytes, self._entries)
 
     def usage(self) -> Usage:
         if self._base is None:
-            self._base = self._counted()
-        return Usage(
-            self._base.bytes_used + self.grown.bytes_used,
-            self._base.entry_count + self.grown.entry_count,
-        )
+            assert self._count is not None, "a Quota needs usage or a way to count it"
+            self._base = self._count()
+        return Usage(self._base.bytes_used + self._bytes, self._base.entry_count + self._entries)
 
     def check_file(self, size: int) -> None:
         if self.limits is not None and size > self.limits.max_file_bytes:
@@ -255,8 +265,10 @@ class Quota:
                 raise QuotaExceeded(
                     f"the session would hold more than {limits.max_entries_per_session} entries"
                 )
-        self.add(new_bytes, new_entries)
+        self._bytes += new_bytes
+        self._entries += new_entries
 
     def add(self, new_bytes: int, new_entries: int) -> None:
         """Account for a change already checked (``has_room``) and made."""
-        self.grown = Usage(self.grown.bytes_used + new_bytes, self.grown.entry_count + new_entries)
+        self._bytes += new_bytes
+        self._entries += new_entries

@@ -32,7 +32,7 @@ from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
 from sessionbox.store._dirmeta import is_committed
 from sessionbox.store._dirread import read_range
-from sessionbox.store._homes import Homes, Journals
+from sessionbox.store._homes import Directories, Homes, Journals
 from sessionbox.store._sqlvolume import (
     FIRST_BYTES,
     FIRST_CHUNK,
@@ -46,6 +46,7 @@ from sessionbox.types import Change, Entry, Limits, NewSession, Usage, VolumeKey
 
 if TYPE_CHECKING:
     from sessionbox.store._dirread import DirReader
+    from sessionbox.store._dirvolume import DirVolume
 
 T = TypeVar("T")
 ACTIVITY_RESOLUTION = timedelta(seconds=60)
@@ -148,9 +149,13 @@ class SqlStore(SqlCatalog, ChangeFeed):
             if place is None and volume.session_id is not None:
                 return fn(SqlVolume(conn, self.dialect, self._find(conn, volume)))
             vid, usage = self._locate(conn, volume, lock=False)
-            return fn(self.homes.volume(conn, self.dialect, vid, volume, place, usage))
+            if place is None:
+                return fn(SqlVolume(conn, self.dialect, vid, usage=usage))
+            return fn(self._dirs().volume(conn, self.dialect, vid, volume, place, usage))
 
-        with self.homes.reading(place, self._committed_token):
+        if place is None:
+            return self._read_tx(run)
+        with self._dirs().reading(place, self._committed_token):
             return self._read_tx(run)
 
     def _apply(
@@ -162,16 +167,20 @@ class SqlStore(SqlCatalog, ChangeFeed):
         session's row locks (taken by ``_locate``) serialise its writers too."""
         place = self.homes.place(volume)
         vid, usage = self._locate(conn, volume, lock=True)
-        vol = self.homes.volume(
-            conn,
-            self.dialect,
-            vid,
-            volume,
-            place,
-            usage,
-            limits=self.limits,
-            journal=journals.get(place) if place is not None else None,
-        )
+        vol: SqlVolume | DirVolume
+        if place is None:
+            vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
+        else:
+            vol = self._dirs().volume(
+                conn,
+                self.dialect,
+                vid,
+                volume,
+                place,
+                usage,
+                limits=self.limits,
+                journal=journals[place],
+            )
         recorder = Recorder(vol, volume)
         result = fn(recorder)
         vol.finish()
@@ -258,7 +267,13 @@ class SqlStore(SqlCatalog, ChangeFeed):
         """One write transaction over ``volumes``; the homes keep their directories (if
         any) in step with it."""
         places = {place for volume in volumes if (place := self.homes.place(volume)) is not None}
-        return self.homes.write(places, self._write_tx, run, self._committed_token)
+        if not places:
+            return self._write_tx(lambda conn: run(conn, {}))
+        return self._dirs().write(places, self._write_tx, run, self._committed_token)
+
+    def _dirs(self) -> Directories:
+        """The homes, when a volume was placed in a directory (only ``Directories`` do)."""
+        return cast(Directories, self.homes)
 
     def _committed_token(self, token: str) -> bool:
         """Whether the update of a directory volume logged under ``token`` committed."""

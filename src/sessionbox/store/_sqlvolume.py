@@ -108,8 +108,7 @@ class SqlVolume:
         self._d = dialect
         self._vid = volume_id
         self._now = datetime.now(UTC)
-        counted = (lambda: usage) if usage is not None else self._count_usage
-        self.quota = rules.Quota(limits, counted)
+        self.quota = rules.Quota(limits, usage=usage, count=self._count_usage)
 
     # -- reading ---------------------------------------------------------------
 
