@@ -167,8 +167,21 @@ class DirReader:
         self._key = "/".join(self._root_parts)
         self._usage = usage
         self._owner_places = owner_places
-        self.quota = rules.Quota(limits, count=self._counted)
+        self._limits = limits
         self._now = datetime.now(UTC)
+        self._quota: rules.Quota | None = None
+
+    @property
+    def quota(self) -> rules.Quota:
+        """Made on first need (a reader rarely has one); its count holds no ``self``, so
+        the volume is freed as soon as its transaction drops it."""
+        if self._quota is None:
+            meta, kind, owners, usage = self._meta, self._kind, self._owner_places, self._usage
+            now, save = self._now, self._limits is not None
+            self._quota = rules.Quota(
+                self._limits, count=lambda: _counted(meta, kind, owners, usage, now, save=save)
+            )
+        return self._quota
 
     # -- finding things ----------------------------------------------------------
 
@@ -425,36 +438,39 @@ class DirReader:
     def usage(self) -> Usage:
         return self.quota.usage()
 
-    def _counted(self) -> Usage:
-        """The store's counters (of the owner's volumes kept in SQL) plus the disk's."""
-        with sfs.os_errors("the volume directory"):
-            scanned = self._count()
-        return Usage(
-            self._usage.bytes_used + scanned.bytes_used,
-            self._usage.entry_count + scanned.entry_count,
-        )
 
-    def _count(self) -> Usage:
-        """The owner's directory-backed volumes: as last counted, or counted on disk now.
+def _counted(
+    meta: DirMeta,
+    kind: str,
+    owner_places: dict[str, Place],
+    usage: Usage,
+    now: datetime,
+    *,
+    save: bool,
+) -> Usage:
+    """The owner's usage: the store's counters (of its volumes kept in SQL), plus its
+    directory-backed volumes as last counted, or counted on disk now.
 
-        A count younger than ``RECOUNT_AFTER`` plus sessionbox's own changes since
-        is trusted; an older one is redone, so native tools' changes are counted too.
-        """
-        since = self._now - RECOUNT_AFTER
-        total = Usage(0, 0)
-        for vid, kind in self._meta.owner_volumes() or [(-1, self._kind)]:
-            place = self._owner_places.get(kind)
+    A count younger than ``RECOUNT_AFTER`` plus sessionbox's own changes since is
+    trusted; an older one is redone, so native tools' changes are counted too. A writer
+    (``save``) stores what it counted.
+    """
+    since = now - RECOUNT_AFTER
+    total = usage
+    with sfs.os_errors("the volume directory"):
+        for vid, owned in meta.owner_volumes() or [(-1, kind)]:
+            place = owner_places.get(owned)
             if place is None:
                 continue  # kept in SQL: in the store's counters already
-            counted = self._meta.counted(vid, since) if vid >= 0 else None
+            counted = meta.counted(vid, since) if vid >= 0 else None
             if counted is None:
                 counted = scan_usage([place])
-                if self.quota.limits is not None and vid >= 0:
-                    self._meta.save_count(vid, counted, self._now)
+                if save and vid >= 0:
+                    meta.save_count(vid, counted, now)
             total = Usage(
                 total.bytes_used + counted.bytes_used, total.entry_count + counted.entry_count
             )
-        return total
+    return total
 
 
 class HeldFile:

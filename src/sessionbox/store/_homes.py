@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +71,40 @@ class Homes:
         """Violations of what must hold between the catalog and the directories."""
         return []
 
+    # The store asks these only for a volume ``place`` put in a directory; here none is.
+
+    def volume(
+        self,
+        conn: Any,
+        dialect: Dialect,
+        volume_id: int,
+        volume: VolumeKey,
+        place: Place,
+        usage: Usage,
+        *,
+        limits: Limits | None = None,
+        journal: _dirjournal.Journal | None = None,
+    ) -> DirVolume:
+        raise NotImplementedError("every volume is kept in SQL rows here")
+
+    def read(
+        self,
+        place: Place,
+        read_tx: Callable[[Callable[[Any], T]], T],
+        run: Callable[[Any], T],
+        committed: Committed,
+    ) -> T:
+        raise NotImplementedError("every volume is kept in SQL rows here")
+
+    def write(
+        self,
+        places: set[Place],
+        write_tx: Callable[[Callable[[Any], T]], T],
+        run: Callable[[Any, Journals], T],
+        committed: Committed,
+    ) -> T:
+        raise NotImplementedError("every volume is kept in SQL rows here")
+
 
 class Directories(Homes):
     """Volumes kept as host directories; a layout (subclass) says which and where.
@@ -79,7 +113,7 @@ class Directories(Homes):
     exclusive one; every change is logged first in the update's undo journal, and
     the journal's token is committed with the database transaction, so an update
     is whole on disk too, even across a crash (``_dirjournal``). The store asks for
-    ``volume``, ``reading`` and ``write`` only for volumes that ``place`` puts in a
+    ``volume``, ``read`` and ``write`` only for volumes that ``place`` puts in a
     directory; a volume in SQL rows is the store's own business.
     """
 
@@ -181,16 +215,21 @@ class Directories(Homes):
         disk.journal = journal
         return disk
 
-    @contextlib.contextmanager
-    def reading(self, place: Place, committed: Committed) -> Iterator[None]:
-        """Hold ``place``'s lock, shared; an update a dead process left is settled first."""
+    def read(
+        self,
+        place: Place,
+        read_tx: Callable[[Callable[[Any], T]], T],
+        run: Callable[[Any], T],
+        committed: Committed,
+    ) -> T:
+        """``run`` in a read transaction (``read_tx``) under ``place``'s shared lock; an
+        update a dead process left is settled first, under the exclusive one."""
         with _safefs.volume_lock(*place, shared=True):
             if not _dirjournal.pending(*place):
-                yield
-                return
+                return read_tx(run)
         with _safefs.volume_lock(*place, shared=False):
             self._recover(place, committed)
-            yield
+            return read_tx(run)
 
     def write(
         self,

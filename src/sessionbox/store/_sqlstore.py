@@ -32,7 +32,7 @@ from sessionbox.store._changes import ChangeFeed, Recorder
 from sessionbox.store._dialect import ENTRY_COLUMNS, Dialect
 from sessionbox.store._dirmeta import is_committed
 from sessionbox.store._dirread import read_range
-from sessionbox.store._homes import Directories, Homes, Journals
+from sessionbox.store._homes import Homes, Journals
 from sessionbox.store._sqlvolume import (
     FIRST_BYTES,
     FIRST_CHUNK,
@@ -151,12 +151,11 @@ class SqlStore(SqlCatalog, ChangeFeed):
             vid, usage = self._locate(conn, volume, lock=False)
             if place is None:
                 return fn(SqlVolume(conn, self.dialect, vid, usage=usage))
-            return fn(self._dirs().volume(conn, self.dialect, vid, volume, place, usage))
+            return fn(self.homes.volume(conn, self.dialect, vid, volume, place, usage))
 
         if place is None:
             return self._read_tx(run)
-        with self._dirs().reading(place, self._committed_token):
-            return self._read_tx(run)
+        return self.homes.read(place, self._read_tx, run, self._committed_token)
 
     def _apply(
         self, conn: Any, volume: VolumeKey, fn: Callable[[VolumeWriter], T], journals: Journals
@@ -171,7 +170,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
         if place is None:
             vol = SqlVolume(conn, self.dialect, vid, usage=usage, limits=self.limits)
         else:
-            vol = self._dirs().volume(
+            vol = self.homes.volume(
                 conn,
                 self.dialect,
                 vid,
@@ -269,11 +268,7 @@ class SqlStore(SqlCatalog, ChangeFeed):
         places = {place for volume in volumes if (place := self.homes.place(volume)) is not None}
         if not places:
             return self._write_tx(lambda conn: run(conn, {}))
-        return self._dirs().write(places, self._write_tx, run, self._committed_token)
-
-    def _dirs(self) -> Directories:
-        """The homes, when a volume was placed in a directory (only ``Directories`` do)."""
-        return cast(Directories, self.homes)
+        return self.homes.write(places, self._write_tx, run, self._committed_token)
 
     def _committed_token(self, token: str) -> bool:
         """Whether the update of a directory volume logged under ``token`` committed."""

@@ -108,7 +108,20 @@ class SqlVolume:
         self._d = dialect
         self._vid = volume_id
         self._now = datetime.now(UTC)
-        self.quota = rules.Quota(limits, usage=usage, count=self._count_usage)
+        self._usage = usage
+        self._limits = limits
+        self._quota: rules.Quota | None = None
+
+    @property
+    def quota(self) -> rules.Quota:
+        """Made on first need (a reader rarely has one); its count holds no ``self``, so
+        the volume is freed as soon as its transaction drops it."""
+        if self._quota is None:
+            conn, dialect, vid = self._conn, self._d, self._vid
+            self._quota = rules.Quota(
+                self._limits, usage=self._usage, count=lambda: _count_usage(conn, dialect, vid)
+            )
+        return self._quota
 
     # -- reading ---------------------------------------------------------------
 
@@ -212,15 +225,6 @@ class SqlVolume:
 
     def usage(self) -> Usage:
         return self.quota.usage()
-
-    def _count_usage(self) -> Usage:
-        """Not located with its usage (a reader): the session's volumes, summed now."""
-        row = self._q(
-            "SELECT COALESCE(SUM(bytes_used), 0), COALESCE(SUM(entry_count), 0) FROM volumes "
-            "WHERE id = ? OR session_pk = (SELECT session_pk FROM volumes WHERE id = ?)",
-            (self._vid, self._vid),
-        ).fetchone()
-        return Usage(int(row[0]), int(row[1]))
 
     # -- writing ---------------------------------------------------------------
 
@@ -540,3 +544,15 @@ class SqlVolume:
         ]
         self._d.executemany(self._conn, _INSERT_ENTRY, rows)
         return self.stat(dst)
+
+
+def _count_usage(conn: Any, dialect: Dialect, volume_id: int) -> Usage:
+    """A volume not located with its usage (a reader's): its session's volumes, summed now."""
+    row = conn.execute(
+        dialect.sql(
+            "SELECT COALESCE(SUM(bytes_used), 0), COALESCE(SUM(entry_count), 0) FROM volumes "
+            "WHERE id = ? OR session_pk = (SELECT session_pk FROM volumes WHERE id = ?)"
+        ),
+        (volume_id, volume_id),
+    ).fetchone()
+    return Usage(int(row[0]), int(row[1]))
