@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -77,22 +78,50 @@ def serve(
     port: Annotated[int, typer.Option(envvar="SESSIONBOX_PORT")] = 8787,
     store: StoreOpt = None,
     data_dir: DataDirOpt = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            envvar="SESSIONBOX_WORKERS", min=1, help="Server processes on the one store (default 1)"
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP API (and web UI) on the configured store."""
     import uvicorn
 
     from sessionbox.api.app import create_app
 
-    settings = settings_from(store, data_dir, host=host, port=port)
+    settings = settings_from(store, data_dir, host=host, port=port, workers=workers)
     if settings.admin_token is None and not is_loopback(host):
         err.print(
             f"[red]refusing to bind to {host}:[/] no SESSIONBOX_ADMIN_TOKEN is set, so the "
             "server is open and may only listen on loopback (127.0.0.1 or ::1)."
         )
         raise typer.Exit(2)
-    application = create_app(settings)
-    err.print(f"sessionbox on http://{host}:{port}  store={settings.store_url}")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False}
+    if settings.workers == 1:
+        application = create_app(settings)
+        err.print(f"sessionbox on http://{host}:{port}  store={settings.store_url}")
+        uvicorn.run(application, host=host, port=port, **options)
+        return
+    # Each worker process builds its app from the environment: hand it what the
+    # command line said, and migrate once here rather than racing in every worker.
+    from sessionbox.store import open_store
+
+    os.environ["SESSIONBOX_STORE"] = settings.store_url
+    os.environ["SESSIONBOX_DATA_DIR"] = str(settings.data_dir)
+    open_store(settings.store_url, settings).close()
+    err.print(
+        f"sessionbox on http://{host}:{port}  store={settings.store_url}  "
+        f"workers={settings.workers}"
+    )
+    uvicorn.run(
+        "sessionbox.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=settings.workers,
+        **options,
+    )
 
 
 @app.command()

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8787, description="Port `serve` listens on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Server processes `serve` runs on the one store (see "
+        "docs/decisions/2026-12-05-serving-path.md for why 1 is the default).",
+    )
     admin_token: str | None = Field(
         None,
         description="Bearer token with every right. Unset: the server binds to loopback only.",

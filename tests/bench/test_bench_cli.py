@@ -23,7 +23,10 @@ CONTENDERS = {
     "sb postgresql",
     "sb http sqlite",
     "sb http postgresql",
+    "sb http sqlite 2 workers",
+    "sb http postgresql 2 workers",
     "HTTP floor",
+    "HTTP FastAPI route",
     "AgentFS",
 }
 RESULT_KEYS = {
@@ -42,6 +45,9 @@ RESULT_KEYS = {
     "truncated",
     "note",
     "status",
+    "client_cpu_s",
+    "server_cpu_s",
+    "errors",
 }
 
 
@@ -113,11 +119,28 @@ def test_every_contender_ran_every_workload_without_error(run: dict[str, object]
         "list 10-entry dir @10 files",
         "list 10-entry dir @100 files",
     }
-    reads = [r for r in results if r["workload"] == "read c=32" and r["status"] == "ok"]
-    assert {r["contender"] for r in reads} == {"sb http sqlite", "sb http postgresql", "HTTP floor"}
+    http = {r["contender"] for r in results if r["workload"] == "HTTP GET raw c=32"}
+    assert http == {c for c in CONTENDERS if c.startswith(("HTTP", "sb http"))}
+    for contender in ("sb http sqlite", "sb http postgresql"):
+        mine = {r["workload"] for r in results if r["contender"] == contender}
+        assert mine >= {
+            "HTTP GET raw c=32",
+            "HTTP GET JSON c=32",
+            "HTTP list 10-entry dir c=32",
+            "HTTP PUT raw overwrite c=32",
+            "HTTP POST new file c=32",
+            "HTTP GET raw c=1",
+            "HTTP GET raw c=32 scoped token",
+            "stream in",
+            "stream out",
+        }
     for row in results:
         if row["status"] == "ok":
             assert row["ops"] > 0 and row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"]
+        if row["workload"].startswith("HTTP ") and row["status"] == "ok":
+            # wrk's rows: both sides' CPU is recorded, and no request failed
+            assert row["client_cpu_s"] > 0 and row["server_cpu_s"] > 0, row
+            assert row["errors"] == 0, row
 
 
 def test_unavailable_store_is_a_row_not_a_silence(run: dict[str, object]) -> None:
@@ -133,7 +156,17 @@ def test_targets_are_ratios_with_a_verdict(run: dict[str, object]) -> None:
     found = run["targets"]
     assert isinstance(found, list) and found
     names = " | ".join(t["target"] for t in found)
-    for needle in ("raw sqlite3", "AgentFS", "floor", "grep -r", "RSS", "local file copy", "list"):
+    for needle in (
+        "raw sqlite3",
+        "AgentFS",
+        "floor GET",
+        "scoped token / open server",
+        "p50 / floor p50",
+        "grep -r",
+        "RSS",
+        "local file copy",
+        "list",
+    ):
         assert needle in names
     for floor in ("raw sqlite3 same tx", "raw sqlite3"):  # issue 3's target, both readings
         for workload in ("create", "read"):

@@ -16,6 +16,7 @@ another agent's session is 404 like a missing one, an unsafe id is 403
 
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from sessionbox.errors import (
     SessionNotFound,
     Unauthorized,
 )
-from sessionbox.ids import Mode, parse_session_id, validate_agent_id
+from sessionbox.ids import Mode, SessionId, parse_session_id, validate_agent_id
 from sessionbox.services.tokens import TokenService
 from sessionbox.types import TokenRecord
 
@@ -73,8 +74,7 @@ class Principal:
 
     def check_session(self, agent_id: str, session_id: str, *, write: bool = False) -> None:
         """Raise unless this caller may act on that session (existing or to be created)."""
-        validate_agent_id(agent_id)
-        sid = parse_session_id(session_id)
+        sid = session_of(agent_id, session_id)
         if self.admin:
             return
         if agent_id != self.agent_id:
@@ -109,6 +109,14 @@ class Principal:
         self.check_agent(agent_id, write=True)
         if not self.admin and self.session_id is not None:
             raise Forbidden("a session-bound token cannot create other sessions")
+
+
+@functools.lru_cache(maxsize=4096)
+def session_of(agent_id: str, session_id: str) -> SessionId:
+    """Both ids validated, the session id parsed: once per pair (ids never change, and a
+    refused pair raises, which is never cached). Every request asks it."""
+    validate_agent_id(agent_id)
+    return parse_session_id(session_id)
 
 
 def bearer(request: Request) -> str | None:

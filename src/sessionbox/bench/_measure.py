@@ -30,6 +30,11 @@ class Result:
     truncated: bool = False
     note: str = ""
     status: str = "ok"  # ok | n/a | error | skipped
+    #: HTTP rows: CPU seconds of the load generator and of the server's processes.
+    client_cpu_s: float | None = None
+    server_cpu_s: float | None = None
+    #: HTTP rows: failed requests (non-2xx, socket errors, timeouts).
+    errors: int = 0
 
     @property
     def ops_per_s(self) -> float | None:

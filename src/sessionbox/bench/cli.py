@@ -20,7 +20,7 @@ QUICK = Plan(
     tree_reps=5,
     grep_reps=2,
     list_ops=200,
-    concurrent_reads=1_000,
+    http_seconds=3.0,
     scale=(200, 2_000),
     budget_s=20.0,
 )
@@ -36,7 +36,7 @@ def plan_for(quick: bool, sizes: list[int] | None) -> Plan:
                 plan,
                 scale=(small, small * 10),
                 list_ops=max(small, 10),
-                concurrent_reads=small * 10,
+                http_seconds=1.0,
                 big_files=3,
                 stream_mib=4,
                 tree_reps=2,

@@ -75,19 +75,7 @@ def targets(results: list[Result], plan: Plan) -> list[dict[str, Any]]:
                 "ops/s ratio",
             )
         )
-    for kind in ("sqlite", "postgresql"):
-        r = ratio(
-            ix.get(("read c=32", f"sb http {kind}", big)), ix.get(("read c=32", "HTTP floor", big))
-        )
-        out.append(
-            _target(
-                f"HTTP read c=32 N={big}: sb http {kind} / floor",
-                r,
-                ">= 0.5",
-                None if r is None else r >= 0.5,
-                "requests/s ratio",
-            )
-        )
+    out += http_targets(ix, big)
     small, large = plan.scale
     for store in ("sb sqlite", "sb postgresql", "sb dir"):
         a = ix.get((f"list 10-entry dir @{small} files", store, small))
@@ -134,7 +122,7 @@ def targets(results: list[Result], plan: Plan) -> list[dict[str, Any]]:
         )
     )
     copy = ix.get(("stream in", "fs disk", 0))
-    for store in (SB, "sb http sqlite"):
+    for store in (SB, "sb http sqlite", "sb http postgresql"):
         for way in ("stream in", "stream out"):
             got = ix.get((way, store, 0))
             if got is None:
@@ -167,6 +155,81 @@ def targets(results: list[Result], plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
+# Issue 17: (contender, workload, bound) as ratios of req/s to the floor's GET raw c=32.
+HTTP_BOUNDS: tuple[tuple[str, str, float], ...] = (
+    ("sb http sqlite", "HTTP GET raw c=32", 0.50),
+    ("sb http sqlite", "HTTP GET JSON c=32", 0.40),
+    ("sb http sqlite", "HTTP list 10-entry dir c=32", 0.30),
+    ("sb http sqlite", "HTTP PUT raw overwrite c=32", 0.25),
+    ("sb http sqlite", "HTTP POST new file c=32", 0.20),
+    ("sb http postgresql", "HTTP GET raw c=32", 0.20),
+    ("sb http postgresql", "HTTP PUT raw overwrite c=32", 0.08),
+)
+FLOOR = "HTTP floor"
+
+
+def http_targets(ix: dict[tuple[str, str, int], Result], n: int) -> list[dict[str, Any]]:
+    """Issue 17's targets, each a ratio within this run (wrk -t1, one server process)."""
+    out: list[dict[str, Any]] = []
+    floor = ix.get(("HTTP GET raw c=32", FLOOR, n))
+    for contender, workload, bound in HTTP_BOUNDS:
+        got = ix.get((workload, contender, n))
+        r = (
+            got.ops_per_s / floor.ops_per_s
+            if got and floor and got.ops_per_s and floor.ops_per_s
+            else None
+        )
+        out.append(
+            _target(
+                f"{workload} N={n}: {contender} / floor GET",
+                r,
+                f">= {bound}",
+                None if r is None else r >= bound,
+                "requests/s ratio, wrk -t1 -c32" + _cpu(got),
+            )
+        )
+    mine = ix.get(("HTTP GET raw c=1", "sb http sqlite", n))
+    base = ix.get(("HTTP GET raw c=1", FLOOR, n))
+    r = mine.p50_us / base.p50_us if mine and base and mine.p50_us and base.p50_us else None
+    out.append(
+        _target(
+            f"HTTP GET raw c=1 N={n}: sb http sqlite p50 / floor p50",
+            r,
+            "<= 2",
+            None if r is None else r <= 2,
+            "p50 latency ratio, wrk -t1 -c1",
+        )
+    )
+    for kind in ("sqlite", "postgresql"):
+        for workload in ("HTTP GET raw c=32", "HTTP PUT raw overwrite c=32"):
+            opened = ix.get((workload, f"sb http {kind}", n))
+            scoped = ix.get((workload + " scoped token", f"sb http {kind}", n))
+            r = (
+                scoped.ops_per_s / opened.ops_per_s
+                if scoped and opened and scoped.ops_per_s and opened.ops_per_s
+                else None
+            )
+            out.append(
+                _target(
+                    f"{workload} N={n}: sb http {kind} scoped token / open server",
+                    r,
+                    ">= 0.9",
+                    None if r is None else r >= 0.9,
+                    "requests/s ratio",
+                )
+            )
+    return out
+
+
+def _cpu(got: Result | None) -> str:
+    if got is None or got.client_cpu_s is None or not got.seconds:
+        return ""
+    return (
+        f"; CPU s/s client {got.client_cpu_s / got.seconds:.2f}, "
+        f"server {(got.server_cpu_s or 0) / got.seconds:.2f}"
+    )
+
+
 def _num(value: float | None, digits: int = 0) -> str:
     if value is None:
         return ""
@@ -184,6 +247,7 @@ def print_results(console: Console, data: dict[str, Any]) -> None:
         "p99 µs",
         "MiB/s",
         "RSS+ MiB",
+        "CPU client/server s",
         "note",
     ):
         table.add_column(
@@ -206,10 +270,17 @@ def print_results(console: Console, data: dict[str, Any]) -> None:
             _num(r["p99_us"], 1),
             _num(r["mib_per_s"], 1),
             _num(r["rss_growth_mib"], 1),
+            _cpu_cell(r),
             note,
         )
     console.print(table)
     print_targets(console, data["targets"])
+
+
+def _cpu_cell(r: dict[str, Any]) -> str:
+    if r.get("client_cpu_s") is None:
+        return ""
+    return f"{r['client_cpu_s']:.1f} / {r.get('server_cpu_s') or 0:.1f}"
 
 
 def print_targets(console: Console, found: list[dict[str, Any]]) -> None:
@@ -272,8 +343,9 @@ def markdown(data: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| workload | N | contender | ops/s | p50 µs | p99 µs | MiB/s | RSS+ MiB | note |",
-        "| --- | --: | --- | --: | --: | --: | --: | --: | --- |",
+        "| workload | N | contender | ops/s | p50 µs | p99 µs | MiB/s | RSS+ MiB "
+        "| CPU client/server s | note |",
+        "| --- | --: | --- | --: | --: | --: | --: | --: | --: | --- |",
     ]
     for r in data["results"]:
         note = r["note"] if r["status"] == "ok" else f"{r['status']}: {r['note']}"
@@ -288,6 +360,7 @@ def markdown(data: dict[str, Any]) -> str:
             _num(r["p99_us"], 1),
             _num(r["mib_per_s"], 1),
             _num(r["rss_growth_mib"], 1),
+            _cpu_cell(r),
             note.replace("|", "/"),
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -26,7 +26,7 @@ from sessionbox.bench.inprocess import AGENT, InProcess
 from sessionbox.bench.workloads import Plan, Session, content, file_path
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-Factory = Callable[[], Contender]
+Factory = Callable[..., Contender]
 
 
 @dataclass
@@ -88,13 +88,16 @@ def contenders(
 ) -> list[tuple[str, Factory | str]]:
     """(name, factory) pairs, or (name, reason) for a contender that cannot run here."""
     from sessionbox.bench.agentfs import AgentFs
-    from sessionbox.bench.http import HttpFloor, SessionboxHttp
+    from sessionbox.bench.http import HttpFastapi, HttpFloor, SessionboxHttp
     from sessionbox.bench.localfs import LocalFs
     from sessionbox.bench.rawdb import RawPostgres, RawSqlite
     from sessionbox.bench.sametx import RawSqliteSameTx
 
     out: list[tuple[str, Factory | str]] = []
     counter = iter(range(1_000_000))
+    # The HTTP references first: every HTTP ratio is to the floor of the same run.
+    out.append(("HTTP floor", HttpFloor))
+    out.append(("HTTP FastAPI route", HttpFastapi))
     shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
     out.append(("fs tmpfs", (lambda: LocalFs("fs tmpfs", shm)) if shm else "no /dev/shm"))
     out.append(("fs disk", lambda: LocalFs("fs disk", str(scratch))))
@@ -119,14 +122,17 @@ def contenders(
 
         out.append((f"sb {kind}", inproc))
         if kind in ("sqlite", "postgresql"):
+            for workers in (1, 2):
+                label = f"sb http {kind}" + (f" {workers} workers" if workers > 1 else "")
 
-            def http(given: str | None = given, kind: str = kind) -> Contender:
-                n = next(counter)
-                target = resolve_store(given or "", scratch, n)
-                return SessionboxHttp(f"sb http {kind}", target, scratch / f"http-{n}")
+                def http(
+                    size: int, given: str | None = given, workers: int = workers, label: str = label
+                ) -> Contender:
+                    n = next(counter)
+                    target = resolve_store(given or "", scratch, n)
+                    return SessionboxHttp(label, target, scratch / f"http-{n}", size, workers)
 
-            out.append((f"sb http {kind}", http))
-    out.append(("HTTP floor", HttpFloor))
+                out.append((label, http))
     out.append(("AgentFS", AgentFs))
     return out
 
@@ -193,6 +199,9 @@ def _postgres(admin: str | None) -> Iterator[tuple[str | None, str]]:
 def _run_contender(
     name: str, factory: Factory, plan: Plan, scratch: Path, outcome: Run, console: Console
 ) -> None:
+    if name.startswith(("HTTP ", "sb http ")):
+        _run_http(name, factory, plan, scratch, outcome, console)
+        return
     for position, n in enumerate(plan.sizes):
         console.print(f"[bold]{name}[/] N={n} ...")
         try:
@@ -215,6 +224,34 @@ def _run_contender(
         finally:
             outcome.results.extend(session.results)
             contender.close()
+
+
+def _run_http(
+    name: str,
+    factory: Callable[..., Contender],
+    plan: Plan,
+    scratch: Path,
+    outcome: Run,
+    console: Console,
+) -> None:
+    """The wrk scenarios at the largest N (the issue's 10,000 files), then the streams."""
+    from sessionbox.bench.http import HttpContender, SessionboxHttp
+
+    n = max(plan.sizes)
+    console.print(f"[bold]{name}[/] N={n} (wrk, {plan.http_seconds:g} s a row) ...")
+    try:
+        contender = factory(n) if name.startswith("sb http") else factory()
+    except Exception as exc:
+        outcome.results.append(Result("*", name, n, status="skipped", note=str(exc)[:300]))
+        console.print(f"[yellow]{name}: skipped[/] ({str(exc)[:200]})")
+        return
+    try:
+        assert isinstance(contender, HttpContender)
+        outcome.results.extend(contender.run_http(n, plan.http_seconds))
+        if isinstance(contender, SessionboxHttp) and contender.workers == 1:
+            outcome.results.extend(contender.run_streams(plan.stream_mib, scratch))
+    finally:
+        contender.close()
 
 
 def list_scale(contender: InProcess, plan: Plan, session: Session) -> None:

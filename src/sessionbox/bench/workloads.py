@@ -31,9 +31,10 @@ class Plan:
     tree_reps: int = 20
     grep_reps: int = 3
     list_ops: int = 1_000
-    concurrent_reads: int = 5_000
     scale: tuple[int, int] = (1_000, 100_000)
     budget_s: float = 60.0
+    #: Seconds of each wrk run (an HTTP row).
+    http_seconds: float = 8.0
 
 
 def file_path(i: int) -> str:
@@ -100,7 +101,6 @@ class Session:
             self.made = n
         made = range(self.made)
         self.measure("read", _shuffled(made, 1), lambda i: c.read(file_path(i)))
-        self._concurrent_reads()
         self.measure("stat", _shuffled(made, 2), lambda i: c.stat(file_path(i)))
         dirs = [f"/t/d{d:05d}" for d in range(self.made // 10)]
         listing = list(itertools.islice(itertools.cycle(_shuffled(dirs, 3)), self.plan.list_ops))
@@ -118,20 +118,6 @@ class Session:
         found = self.c.grep(PATTERN)
         if found != expected:
             raise RuntimeError(f"grep found {found} files, expected {expected}")
-
-    def _concurrent_reads(self) -> None:
-        from sessionbox.bench.http import _HttpContender
-
-        if not isinstance(self.c, _HttpContender) or not self._wanted("read c=32"):
-            return
-        total = min(self.plan.concurrent_reads, max(self.made, 1) * 10)
-        paths = [file_path(i % self.made) for i in _shuffled(range(total), 5)] if self.made else []
-        result = Result("read c=32", self.c.name, self.n)
-        try:
-            self.results.append(self.c.concurrent_reads(paths, 32, self.plan.budget_s).fill(result))
-        except Exception as exc:
-            result.status, result.note = "error", f"{type(exc).__name__}: {exc}"[:300]
-            self.results.append(result)
 
     def run_trees(self) -> None:
         """Move, copy and recursively delete a 100-file directory."""

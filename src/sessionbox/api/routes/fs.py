@@ -39,7 +39,12 @@ from sessionbox.errors import (
 )
 from sessionbox.services._paging import Page
 from sessionbox.services.files import FileService
+from sessionbox.store.base import Reader
 from sessionbox.types import Entry
+
+_WHOLE_READ = 4096
+"""A raw GET first reads a file whole up to this size: the SQL stores' inline size, so a
+small file is one joined statement."""
 
 
 class _AnyPath(PathConvertor):
@@ -244,6 +249,18 @@ async def read(
     return JSONResponse(file_json(entry, data, session_id), headers={"ETag": entry.etag})
 
 
+def _open(service: FileService, agent_id: str, session_id: str, path: str) -> tuple[Entry, Reader]:
+    """A file's entry and reader; a small file in ONE statement (the read of a JSON GET:
+    session, volume, entry and bytes joined) instead of a transaction of four, which
+    halves a raw GET's store time on SQLite and saves three round trips on PostgreSQL.
+    A larger file pays one refused attempt, then streams as before."""
+    try:
+        entry, data = service.read(agent_id, session_id, path, max_bytes=_WHOLE_READ)
+    except TooLarge:
+        return service.open_file(agent_id, session_id, path)
+    return entry, lambda start, end: iter((data[start:end],))
+
+
 def _raw(
     service: FileService,
     agent_id: str,
@@ -253,7 +270,7 @@ def _raw(
     range_header: str | None,
 ) -> Response:
     try:
-        entry, reader = service.open_file(agent_id, session_id, path)
+        entry, reader = _open(service, agent_id, session_id, path)
     except IsADirectoryError:
         raise IsADirectory(f"{path} is a directory; raw reads are for files") from None
     headers = {
