@@ -164,7 +164,10 @@ class FastPath:
                 return Response(status_code=304, headers={"ETag": entry.etag})
             return _json(file_json(entry, data, session_id), headers={"ETag": entry.etag})
 
-        return await self._run(work, _reads_inline(state, agent_id, session_id))
+        if _reads_inline(state, agent_id, session_id):
+            return work()
+        hops: Hops = state.hops
+        return await hops.read(work)
 
     async def _put(
         self,
