@@ -42,4 +42,5 @@ reliability: .venv/.synced
 		.venv/bin/pytest -n 2 -s --timeout=2700 tests/reliability tests/fuzz
 
 load: .venv/.synced
-	for store in sqlite postgres; do .venv/bin/python bench/load.py --store $$store; done
+	for store in sqlite postgres; do for workers in 1 2; do \
+		.venv/bin/python bench/load.py --store $$store --workers $$workers; done; done

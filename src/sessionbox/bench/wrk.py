@@ -74,6 +74,11 @@ request = function()
   elseif mode == "put" then
     return wrk.format("PUT", base .. file_of(i),
       headers("application/octet-stream"), text)
+  elseif mode == "mix" then  -- bench/load.py: 80 % JSON reads, 20 % raw overwrites
+    if math.random() < 0.8 then
+      return wrk.format("GET", base .. file_of(i))
+    end
+    return wrk.format("PUT", base .. file_of(i), headers("application/octet-stream"), text)
   elseif mode == "post" then
     counter = counter + 1
     local path = string.format("/new-%s-%d/d%d/f%d.txt", nonce, thread_no or 0,
@@ -95,7 +100,7 @@ function done(summary, latency, requests)
 end
 """
 
-MODES = ("raw", "json", "list", "put", "post")
+MODES = ("raw", "json", "list", "put", "post", "mix")
 
 
 def ensure_wrk() -> str:
