@@ -121,6 +121,24 @@ def targets(results: list[Result], plan: Plan) -> list[dict[str, Any]]:
             ),
         )
     )
+    # Issue 17: a large upload against raw sqlite3 writing the same bytes in 1 MiB rows.
+    raw_in = ix.get(("stream in", "raw sqlite3", 0))
+    for store, bound in ((SB, 0.5), ("sb http sqlite", 0.3)):
+        got = ix.get(("stream in", store, 0))
+        r = (
+            got.mib_per_s / raw_in.mib_per_s
+            if got and raw_in and got.mib_per_s and raw_in.mib_per_s
+            else None
+        )
+        out.append(
+            _target(
+                f"stream in {store}: MiB/s / raw sqlite3 1 MiB rows",
+                r,
+                f">= {bound}",
+                None if r is None else r >= bound,
+                "throughput ratio, same bytes",
+            )
+        )
     copy = ix.get(("stream in", "fs disk", 0))
     for store in (SB, "sb http sqlite", "sb http postgresql"):
         for way in ("stream in", "stream out"):
