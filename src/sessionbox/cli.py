@@ -105,6 +105,7 @@ def serve(
         return
     # Each worker process builds its app from the environment: hand it what the
     # command line said, and migrate once here rather than racing in every worker.
+    # Each binds the port with SO_REUSEPORT (api/workers.py: why not uvicorn's own).
     from sessionbox.store import open_store
 
     os.environ["SESSIONBOX_STORE"] = settings.store_url
@@ -114,14 +115,9 @@ def serve(
         f"sessionbox on http://{host}:{port}  store={settings.store_url}  "
         f"workers={settings.workers}"
     )
-    uvicorn.run(
-        "sessionbox.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=settings.workers,
-        **options,
-    )
+    from sessionbox.api import workers as processes
+
+    processes.run(host, port, settings.workers, options)
 
 
 @app.command()
