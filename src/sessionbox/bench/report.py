@@ -242,9 +242,10 @@ def http_targets(ix: dict[tuple[str, str, int], Result], n: int) -> list[dict[st
 def _cpu(got: Result | None) -> str:
     if got is None or got.client_cpu_s is None or not got.seconds:
         return ""
+    per_request = (got.server_cpu_s or 0) / got.ops * 1e6 if got.ops else 0
     return (
         f"; CPU s/s client {got.client_cpu_s / got.seconds:.2f}, "
-        f"server {(got.server_cpu_s or 0) / got.seconds:.2f}"
+        f"server {(got.server_cpu_s or 0) / got.seconds:.2f} ({per_request:.0f} µs a request)"
     )
 
 
