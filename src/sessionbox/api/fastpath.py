@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
@@ -42,13 +42,14 @@ from sessionbox.api import problems
 from sessionbox.api.auth import Principal, session_of
 from sessionbox.api.hops import Hops
 from sessionbox.api.routes import fs
-from sessionbox.api.schemas import CreateBody, decode_content, entry_json, file_json
+from sessionbox.api.schemas import CreateBody, decode_content, file_json
+from sessionbox.content import Content
 from sessionbox.errors import InvalidInput, PathInvalid, SessionboxError, TooLarge, Unauthorized
 from sessionbox.services._paging import Page
 from sessionbox.services.files import FileService, guess_type
 from sessionbox.services.tokens import TokenService
-from sessionbox.store.base import Content, Entry, Spooler
 from sessionbox.store.sqlite import SqliteStore
+from sessionbox.types import Entry, VolumeKey
 
 T = TypeVar("T")
 _FS = re.compile(r"/v1/agents/([^/]+)/sessions/([^/]+)/fs(/[\s\S]*)?")
@@ -154,7 +155,7 @@ class FastPath:
             if isinstance(result, Page):
                 return _json(
                     {
-                        "data": [entry_json(e, session_id) for e in result.items],
+                        "data": [e.to_json(session_id) for e in result.items],
                         "next_cursor": result.next_cursor,
                     }
                 )
@@ -343,16 +344,16 @@ def _tokens_inline(state: Any) -> bool:
 
 
 def _reads_inline(state: Any, agent_id: str, session_id: str) -> bool:
-    """Whether a read of this session's files is a short SQLite read (not a directory)."""
+    """Whether a read of this session's files is a short SQLite read (kept in SQL, not in
+    a host directory, whose reads take a file lock)."""
     store = state.store
-    if not isinstance(store, SqliteStore) or store.dir_root is not None:
+    if not isinstance(store, SqliteStore):
         return False
-    if store.scopes_dir is None:
-        return True
     try:
-        return session_of(agent_id, session_id).mode == "safe"
+        session_of(agent_id, session_id)
     except SessionboxError:
         return True  # refused before any read
+    return store.homes.in_sql(VolumeKey(agent_id, session_id, "files"))
 
 
 def _vpath(scope: Scope, path: str) -> str:
@@ -373,7 +374,7 @@ def _json(
 
 
 def _entry(entry: Entry, session_id: str, status: int = 200) -> Response:
-    return _json(entry_json(entry, session_id), status, {"ETag": entry.etag})
+    return _json(entry.to_json(session_id), status, {"ETag": entry.etag})
 
 
 def _disconnected() -> Response:
@@ -397,23 +398,17 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def _spool(receive: Receive, service: FileService) -> Content:
     """``fs._spool`` on the ASGI messages: hashed and buffered, never whole in memory."""
-    spool_dir = service.settings.spool_dir
-    spooler = Spooler(
-        max_bytes=service.settings.max_file_bytes,
-        spool_dir=str(spool_dir) if spool_dir.exists() else None,
-    )
-    try:
+
+    async def pieces() -> AsyncIterator[bytes]:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnect()
-            spooler.feed(message.get("body", b""))
+            yield message.get("body", b"")
             if not message.get("more_body", False):
-                break
-    except BaseException:
-        spooler.abort()
-        raise
-    return spooler.finish()
+                return
+
+    return await service.spooler().spool_async(pieces())
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
