@@ -241,8 +241,9 @@ class SessionboxHttp(HttpContender):
     def _curl(self, args: list[str], path: str) -> None:
         assert self.server is not None
         url = self.server.url + self.base + path
+        curl = wrk.ensure_tool("curl", "curl")
         done = subprocess.run(
-            ["curl", "-sS", "--fail-with-body", *args, url], capture_output=True, timeout=600
+            [curl, "-sS", "--fail-with-body", *args, url], capture_output=True, timeout=600
         )
         if done.returncode != 0:
             raise RuntimeError(f"curl failed: {done.stdout[-300:]!r} {done.stderr[-300:]!r}")

@@ -104,29 +104,38 @@ MODES = ("raw", "json", "list", "put", "post", "mix")
 
 
 def ensure_wrk() -> str:
-    """Debian's wrk, installed with apt-get when missing (as tests install Chromium).
+    """Debian's wrk, installed with apt-get when missing (as tests install Chromium)."""
+    return ensure_tool(WRK, WRK)
+
+
+def ensure_tool(binary: str, package: str) -> str:
+    """A Debian tool on PATH, installed with apt-get when missing.
 
     Parallel callers serialise on a file lock: two apt-gets at once fail on dpkg's lock.
     """
-    found = shutil.which(WRK)
+    found = shutil.which(binary)
     if found:
         return found
-    with open(Path(tempfile.gettempdir()) / "sessionbox-wrk-install.lock", "w") as lock:  # noqa: PTH123
+    lock_path = Path(tempfile.gettempdir()) / f"sessionbox-{package}-install.lock"
+    with open(lock_path, "w") as lock:  # noqa: PTH123
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not shutil.which(WRK):
+        if not shutil.which(binary):
             sudo = [] if os.geteuid() == 0 else ["sudo"]
             apt = shutil.which("apt-get")
             if apt is None:
-                raise RuntimeError("no wrk and no apt-get to install it")
+                raise RuntimeError(f"no {binary} and no apt-get to install it")
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
             wait = ["-o", "DPkg::Lock::Timeout=300"]
             subprocess.run([*sudo, apt, *wait, "update"], check=True, env=env, capture_output=True)
             subprocess.run(
-                [*sudo, apt, *wait, "install", "-y", WRK], check=True, env=env, capture_output=True
+                [*sudo, apt, *wait, "install", "-y", package],
+                check=True,
+                env=env,
+                capture_output=True,
             )
-    found = shutil.which(WRK)
+    found = shutil.which(binary)
     if not found:
-        raise RuntimeError("apt-get installed wrk, yet it is not on PATH")
+        raise RuntimeError(f"apt-get installed {package}, yet {binary} is not on PATH")
     return found
 
 
