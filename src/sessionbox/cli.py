@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from sessionbox.cli_fs import fs_app
 from sessionbox.cli_integrations import register as register_integrations
+from sessionbox.cli_output import cell, err, say
 from sessionbox.config import Settings
 from sessionbox.errors import InvalidInput, SessionboxError
 
@@ -28,8 +28,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-
 StoreOpt = Annotated[
     str | None,
     typer.Option(
@@ -92,15 +90,16 @@ def serve(
 
     settings = settings_from(store, data_dir, host=host, port=port, workers=workers)
     if settings.admin_token is None and not is_loopback(host):
-        err.print(
-            f"[red]refusing to bind to {host}:[/] no SESSIONBOX_ADMIN_TOKEN is set, so the "
-            "server is open and may only listen on loopback (127.0.0.1 or ::1)."
+        say(
+            (f"refusing to bind to {host}:", "red"),
+            " no SESSIONBOX_ADMIN_TOKEN is set, so the server is open and may only listen "
+            "on loopback (127.0.0.1 or ::1).",
         )
         raise typer.Exit(2)
     options: dict[str, Any] = {"log_level": "warning", "access_log": False}
     if settings.workers == 1:
         application = create_app(settings)
-        err.print(f"sessionbox on http://{host}:{port}  store={settings.store_url}")
+        say(f"sessionbox on http://{host}:{port}  store={settings.store_url}")
         uvicorn.run(application, host=host, port=port, **options)
         return
     # Each worker process builds its app from the environment: hand it what the
@@ -111,7 +110,7 @@ def serve(
     os.environ["SESSIONBOX_STORE"] = settings.store_url
     os.environ["SESSIONBOX_DATA_DIR"] = str(settings.data_dir)
     open_store(settings.store_url, settings).close()
-    err.print(
+    say(
         f"sessionbox on http://{host}:{port}  store={settings.store_url}  "
         f"workers={settings.workers}"
     )
@@ -125,7 +124,7 @@ def migrate(store: StoreOpt = None, data_dir: DataDirOpt = None) -> None:
     """Apply pending schema migrations and exit."""
     with opened_store(store, data_dir, migrate=False) as (_, opened):
         applied = opened.migrate()
-    err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    say(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
 @contextmanager
@@ -167,8 +166,8 @@ def prune(
         )
     verb = "would delete" if dry_run else "deleted"
     for name in report.sessions_deleted:
-        err.print(f"{verb} session {name}")
-    err.print(
+        say(f"{verb} session {name}")
+    say(
         f"{verb} {len(report.sessions_deleted)} session(s), {report.outputs_deleted} "
         f"output(s) ({report.output_bytes} bytes)"
     )
@@ -188,7 +187,7 @@ def gc(
     wait = parse_duration(grace)
     with opened_store(store, data_dir) as (settings, opened):
         report = RetentionService(opened, settings).gc(grace=wait)
-    err.print(
+    say(
         f"marked {report.marked} unreferenced blob(s); removed {report.removed} "
         f"({report.bytes_freed} bytes)"
     )
@@ -223,7 +222,7 @@ def export_session(
                 with out.open("wb") as target:
                     for chunk in write_tar_gz(items):
                         target.write(chunk)
-        err.print(f"wrote {count} entries to {out}/" if format == "dir" else f"wrote {out}")
+        say(f"wrote {count} entries to {out}/" if format == "dir" else f"wrote {out}")
 
 
 @app.command("import")
@@ -254,7 +253,7 @@ def import_session(
                     plan = service.read_archive(CountedReader(handle, shown, task))  # type: ignore[arg-type]
             shown.add_task("import (one transaction)", total=None)
             report = service.import_plan(agent, plan, session_id=session_id)
-    err.print(
+    say(
         f"imported session(s) {', '.join(report.sessions) or 'none'}; applets added: "
         f"{', '.join(report.applets) or 'none'}; kept existing: "
         f"{', '.join(report.applets_skipped) or 'none'}"
@@ -303,7 +302,7 @@ def token_create(
         )
     record = issued.record
     expires = record.expires_at.isoformat() if record.expires_at else "never"
-    err.print(
+    say(
         f"token {record.id} for agent {record.agent_id} ({record.mode}"
         f"{', session ' + record.session_id if record.session_id else ''}"
         f"{', read-only' if record.read_only else ''}), expires {expires}"
@@ -318,6 +317,7 @@ def token_list(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List tokens (never their secrets), revoked and expired ones included."""
+    from rich.console import Console
     from rich.table import Table
 
     from sessionbox.services.tokens import TokenService
@@ -330,13 +330,18 @@ def token_list(
             page = service.list(agent_id=agent, cursor=cursor, limit=1000)
             for t in page.items:
                 table.add_row(
-                    t.id,
-                    t.agent_id,
-                    t.mode,
-                    t.session_id or "-",
-                    "yes" if t.read_only else "no",
-                    t.expires_at.isoformat() if t.expires_at else "never",
-                    t.revoked_at.isoformat() if t.revoked_at else "-",
+                    *map(
+                        cell,
+                        (
+                            t.id,
+                            t.agent_id,
+                            t.mode,
+                            t.session_id or "-",
+                            "yes" if t.read_only else "no",
+                            t.expires_at.isoformat() if t.expires_at else "never",
+                            t.revoked_at.isoformat() if t.revoked_at else "-",
+                        ),
+                    )
                 )
             cursor = page.next_cursor
             if cursor is None:
@@ -355,7 +360,7 @@ def token_revoke(
 
     with opened_store(store, data_dir) as (_, opened):
         TokenService(opened).revoke(token_id)
-    err.print(f"revoked {token_id}")
+    say(f"revoked {token_id}")
 
 
 @app.command()
@@ -401,7 +406,7 @@ def main() -> None:
     try:
         app()
     except SessionboxError as exc:
-        err.print(f"[red]{exc.title}:[/] {exc.detail}")
+        say((f"{exc.title}:", "red"), f" {exc.detail}")
         sys.exit(exc.exit_code)
 
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -27,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sessionbox.cli_output import cell, err, out, say
 from sessionbox.errors import SessionboxError
 from sessionbox.types import Entry
 
@@ -35,8 +34,6 @@ fs_app = typer.Typer(
     help="Work with a session's files: ls, cat, put, get, rm, mv, cp, grep, mkdir.",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -106,7 +103,7 @@ def _failing_cleanly(fn: F) -> F:
                 problem = {"code": exc.code, "title": exc.title, "detail": exc.detail}
                 typer.echo(json.dumps(problem), err=True)
             else:
-                err.print(f"[red]{escape(exc.title)}:[/] {escape(exc.detail)}", highlight=False)
+                say((f"{exc.title}:", "red"), f" {exc.detail}")
             raise typer.Exit(exc.exit_code) from None
 
     return functools.wraps(fn)(wrapper)  # type: ignore[return-value]
@@ -124,7 +121,7 @@ def _done(target: Target, verb: str, entry: Entry) -> None:
     if target.as_json:
         _emit(target, _entry(target, entry))
     else:
-        err.print(f"{verb} {entry.path} ({entry.size_bytes} bytes)", highlight=False)
+        say(f"{verb} {entry.path} ({entry.size_bytes} bytes)")
 
 
 def _size(n: int) -> str:
@@ -137,7 +134,7 @@ def _size(n: int) -> str:
 
 def _progress(target: Target) -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -165,13 +162,12 @@ def ls(ctx: Ctx, path: Annotated[str, typer.Argument()] = "/") -> None:
     for column in ("name", "size", "type", "modified", "flags"):
         table.add_column(column, justify="right" if column == "size" else "left")
     for e in entries:
-        name = f"[bold blue]{escape(e.name)}/[/]" if e.is_directory else escape(e.name)
         table.add_row(
-            name,
-            "" if e.is_directory else _size(e.size_bytes),
-            e.content_type or "",
-            e.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
-            "ro" if e.is_readonly else "",
+            cell(f"{e.name}/", "bold blue") if e.is_directory else cell(e.name),
+            cell("" if e.is_directory else _size(e.size_bytes)),
+            cell(e.content_type or ""),
+            cell(e.updated_at.strftime("%Y-%m-%d %H:%M:%S")),
+            cell("ro" if e.is_readonly else ""),
         )
     out.print(table)
 
@@ -217,7 +213,7 @@ def put(
         _done(t, "wrote", entry)
         return
     if not local.is_file():
-        err.print(f"[red]No such local file:[/] {local}")
+        say(("No such local file:", "red"), f" {local}")
         raise typer.Exit(4)
     with _progress(t) as bar, local.open("rb") as source:
         task = bar.add_task(f"put {path}", total=local.stat().st_size)
@@ -255,7 +251,7 @@ def get(
     if t.as_json:
         _emit(t, {**_entry(t, info), "local": str(target_file)})
     else:
-        err.print(f"saved {path} to {target_file} ({info.size_bytes} bytes)", highlight=False)
+        say(f"saved {path} to {target_file} ({info.size_bytes} bytes)")
 
 
 @fs_app.command()
@@ -272,7 +268,7 @@ def rm(
     if t.as_json:
         _emit(t, {"deleted": count})
     else:
-        err.print(f"deleted {count} entr{'y' if count == 1 else 'ies'}", highlight=False)
+        say(f"deleted {count} entr{'y' if count == 1 else 'ies'}")
 
 
 @fs_app.command()
@@ -332,11 +328,12 @@ def grep(
     else:
         for f in found:
             for m in f.matches:
-                out.print(
-                    f"[magenta]{escape(m.path)}[/]:[green]{m.line_number}[/]:{escape(m.line)}",
-                    highlight=False,
-                    markup=True,
-                    soft_wrap=True,
+                say(
+                    (m.path, "magenta"),
+                    ":",
+                    (str(m.line_number), "green"),
+                    f":{m.line}",
+                    console=out,
                 )
     if not found:
         raise typer.Exit(1)

@@ -32,7 +32,7 @@ def bar(console: Console, *, enabled: bool = True, transient: bool = True) -> Pr
     """A byte progress bar; disabled when asked or when stderr is not a terminal."""
     return Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

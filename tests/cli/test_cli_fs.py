@@ -143,3 +143,17 @@ def test_progress_bars_do_not_disturb_the_output(tmp_path: Path, agent: str) -> 
     got = runner.invoke(app, [*base, "get", "/up.bin", str(tmp_path / "down.bin")])
     assert got.exit_code == 0 and "saved /up.bin" in got.stderr
     assert (tmp_path / "down.bin").read_bytes() == local.read_bytes()
+
+
+def test_bracketed_names_print_intact(run: Run) -> None:
+    """Rich would read ``[2024]`` or ``[bold]`` as markup and drop it (issue 21)."""
+    wrote = run("put", "-", "/runs/[2024]/a[bold]b.csv", input=b"x")
+    assert wrote.exit_code == 0 and "wrote /runs/[2024]/a[bold]b.csv (1 bytes)" in wrote.stderr
+    top = run("ls", "/runs")
+    assert top.exit_code == 0 and "[2024]/" in top.stdout
+    inner = run("ls", "/runs/[2024]")
+    assert "a[bold]b.csv" in inner.stdout
+    missing = run("cat", "/runs/[red]gone[/red]")
+    assert missing.exit_code == 4 and "[red]gone[/red]" in missing.stderr
+    run("put", "-", "/g.txt", input=b"list = [red]\n")
+    assert run("grep", "red").stdout == "/g.txt:1:list = [red]\n"

@@ -11,7 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import sessionbox
-from sessionbox import cli
+from sessionbox import cli, cli_output
 from sessionbox.cli import app
 from sessionbox.cli_progress import CountedReader, bar, counted_items
 from sessionbox.config import Settings
@@ -77,6 +77,7 @@ def test_cli_shows_bars_and_round_trips(
     _fill(url)
     console, shown = _terminal()
     monkeypatch.setattr(cli, "err", console)
+    monkeypatch.setattr(cli_output, "err", console)
     out = tmp_path / ("x.tar.gz" if fmt == "tar" else "tree")
     args = ["export", "agent", "safe_named_big", "-o", str(out), "--format", fmt, "--store", url]
     result = runner.invoke(app, args)
@@ -96,6 +97,7 @@ def test_no_progress_prints_no_bar(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     _fill(url)
     console, shown = _terminal()
     monkeypatch.setattr(cli, "err", console)
+    monkeypatch.setattr(cli_output, "err", console)
     out = tmp_path / "x.tar.gz"
     args = ["export", "agent", "safe_named_big", "-o", str(out), "--no-progress", "--store", url]
     assert runner.invoke(app, args).exit_code == 0
