@@ -24,6 +24,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "cli_fs",
         "cli_integrations",
         "cli_progress",
+        "cli_output",
         "integrations",
         "bench",
     }
