@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     sse_ping_seconds: int = Field(
         15, description="Keep-alive ping interval of the live change feed (server-sent events)."
     )
+    metrics: bool = Field(
+        False,
+        description="Serve Prometheus metrics at /metrics (guarded like /v1: open only on an "
+        "open loopback server, else the admin token).",
+    )
+    access_log: bool = Field(
+        False, description="Write one JSON line per request to the sessionbox.access logger."
+    )
 
     @property
     def store_url(self) -> str:

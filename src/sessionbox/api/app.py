@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sessionbox import __version__
-from sessionbox.api import openapi, problems
+from sessionbox.api import observe, openapi, problems
 from sessionbox.api.fastpath import FastPath
 from sessionbox.api.hops import Hops
+from sessionbox.api.metrics import Metrics, metered
 from sessionbox.api.routes import applets, events, fs, outputs, sessions, tokens, transfer
 from sessionbox.api.routes import snapshots as snapshot_routes
 from sessionbox.config import Settings
@@ -67,7 +68,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     app.state.settings = settings
+    metrics = Metrics() if settings.metrics else None
     app.state.store = store or open_store(settings.store_url, settings)
+    if metrics is not None:
+        app.state.store = metered(app.state.store, metrics)
     app.state.files = FileService(app.state.store, settings)
     app.state.sessions = SessionService(app.state.store, settings)
     app.state.snapshots = SnapshotService(app.state.store, settings)
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # The hot fs requests in plain ASGI (api/fastpath.py); outside it only Starlette's
     # error middleware. Middleware added after this one (metrics) wraps it.
     app.add_middleware(FastPath)
+    observe.install(app, settings, metrics)
     return app
 
 
