@@ -83,19 +83,44 @@ def test_readonly_file_refuses_put(dav: tuple[DavClient, Any, DavServer]) -> Non
     assert httpx.get(f"{server.url}/missing.txt").status_code == 404
 
 
-def test_read_only_mount(fs: Any) -> None:
+def test_read_only_mount_refuses_every_change_with_403(fs: Any) -> None:
+    """RFC 4918: a refused change is 403 (WsgiDAV alone answers 405 for a read-only mount)."""
     fs.write("/a.txt", "x")
+    fs.make_dir("/d")
     server = DavServer(fs, read_only=True)
+    lock = (
+        '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+        "</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
+    )
+    proppatch = (
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x"><D:set>'
+        "<D:prop><Z:p>v</Z:p></D:prop></D:set></D:propertyupdate>"
+    )
     try:
         client = DavClient(server.url, timeout=30)
-        assert [i["name"] for i in client.ls("/", detail=True)] == ["a.txt"]
-        with pytest.raises(HTTPError) as caught:
-            client.upload_fileobj(io.BytesIO(b"y"), "b.txt")
-        assert caught.value.response.status_code in (403, 405)  # WsgiDAV: 405 for a new file
-        with pytest.raises(HTTPError):
-            client.remove("a.txt")
+        assert [i["name"] for i in client.ls("/", detail=True)] == ["a.txt", "d"]
         client.http.close()
-        assert [e.path for e in fs.list("/")] == ["/a.txt"]
+        dest = {"Destination": f"{server.url}/b.txt"}
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            refused = {
+                "PUT new": http.put("/b.txt", content=b"y"),
+                "PUT existing": http.put("/a.txt", content=b"y"),
+                "DELETE": http.delete("/a.txt"),
+                "DELETE dir": http.delete("/d"),
+                "MKCOL": http.request("MKCOL", "/e"),
+                "MOVE": http.request("MOVE", "/a.txt", headers=dest),
+                "COPY": http.request("COPY", "/a.txt", headers=dest),
+                "LOCK": http.request("LOCK", "/a.txt", content=lock),
+                "LOCK new": http.request("LOCK", "/c.txt", content=lock),
+            }
+            assert {k: r.status_code for k, r in refused.items()} == dict.fromkeys(refused, 403)
+            patched = http.request("PROPPATCH", "/a.txt", content=proppatch)
+            assert patched.status_code == 403 or (
+                patched.status_code == 207 and "403" in patched.text
+            ), patched.text
+            assert http.get("/a.txt").content == b"x"
+        assert [e.path for e in fs.list("/")] == ["/a.txt", "/d"]
+        assert fs.read_text("/a.txt") == "x"
     finally:
         server.stop()
 
