@@ -94,6 +94,8 @@ def _default(text: str) -> object:
     """A default as the table writes it (``100 MiB``, ``10 000``, ``unset``), as a value."""
     if text == "unset":
         return None
+    if text in ("true", "false"):
+        return text == "true"
     number = text.replace(" ", "").removesuffix("MiB")
     if number.isdigit():
         return int(number) * (MiB if text.endswith("MiB") else 1)

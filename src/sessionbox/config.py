@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         1,
         ge=1,
         description="Server processes `serve` runs on the one store (see "
-        "docs/decisions/2026-12-05-serving-path.md for why 1 is the default).",
+        "docs/decisions/2026-12-05-server-workers.md for why 1 is the default).",
     )
     admin_token: str | None = Field(
         None,

@@ -89,14 +89,14 @@ class FastPath:
                 if raw is None:
                     await self.app(scope, receive, send)
                     return
-                self._label(scope, method, rest)
+                self._label(scope, method, agent_id, session_id, rest)
                 response = await self._get(scope, headers, agent_id, session_id, rest, raw)
             elif method == "PUT" and rest:
                 media = _media(headers)
                 if media in fs._JSON_TYPES:
                     await self.app(scope, receive, send)
                     return
-                self._label(scope, method, rest)
+                self._label(scope, method, agent_id, session_id, rest)
                 response = await self._put(
                     scope, receive, headers, media, agent_id, session_id, rest
                 )
@@ -114,7 +114,7 @@ class FastPath:
                     except ValidationError:  # FastAPI words the 422 (or 400) itself
                         await self.app(scope, _replay(raw_body, receive), send)
                         return
-                    self._label(scope, method, rest)
+                    self._label(scope, method, agent_id, session_id, rest)
                     response = await self._post(scope, headers, model, agent_id, session_id, rest)
             else:
                 await self.app(scope, receive, send)
@@ -287,8 +287,11 @@ class FastPath:
         hops: Hops = scope["app"].state.hops
         return await hops.write(fn)
 
-    def _label(self, scope: Scope, method: str, rest: str | None) -> None:
-        """``scope["route"]``: the APIRoute FastAPI would have matched (for metrics)."""
+    def _label(
+        self, scope: Scope, method: str, agent_id: str, session_id: str, rest: str | None
+    ) -> None:
+        """``scope["route"]`` and ``scope["path_params"]``, as FastAPI's router would have
+        set them, so middleware outside (metrics, the access log) sees fast requests alike."""
         key = (method, bool(rest))
         route = self._routes.get(key)
         if route is None:
@@ -301,6 +304,10 @@ class FastPath:
                     break
             self._routes[key] = route
         scope["route"] = route
+        params = {"agent_id": agent_id, "session_id": session_id}
+        if rest:
+            params["path"] = rest[1:]
+        scope["path_params"] = params
 
 
 def _headers(scope: Scope) -> dict[str, str]:
